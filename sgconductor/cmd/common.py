@@ -1,0 +1,101 @@
+"""What every sgconductor command shares: arguments, config, logging, errors.
+
+Commands parse their own arguments with argparse and hand only the config
+file options to oslo.config. Every failure a user can cause ends as one
+line on stderr and a non-zero exit, never a traceback.
+"""
+
+import argparse
+import logging as std_logging
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from sgconductor import conf as sg_conf
+from sgconductor.conf import validate
+from sgconductor import exception
+from sgconductor import version
+
+CONF = sg_conf.CONF
+LOG = logging.getLogger(__name__)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error instead of usage plus error."""
+
+    def error(self, message):
+        self.exit(2, '%s: error: %s (see --help)\n' % (self.prog, message))
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not an integer' % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('%r must be at least 1' % text)
+    return value
+
+
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not an integer' % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError('%r must not be negative' % text)
+    return value
+
+
+def make_parser(prog, description):
+    parser = ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        '--config-file', action='append', default=[], metavar='PATH',
+        help='Configuration file to read; may be repeated, later files '
+             'override earlier ones. Default: sgconductor.conf in '
+             '~/.sgconductor/, ~/, /etc/sgconductor/ or /etc/.')
+    parser.add_argument(
+        '--config-dir', action='append', default=[], metavar='DIR',
+        help='Directory of *.conf files read after --config-file.')
+    parser.add_argument('--debug', action='store_true',
+                        help='Log at debug level.')
+    parser.add_argument('--version', action='version',
+                        version=version.version_string())
+    return parser
+
+
+def fail(prog, message, code=1):
+    """Log and print one line, then exit with ``code``."""
+    LOG.error('%s', message)
+    sys.stderr.write('%s: error: %s\n' % (prog, message))
+    sys.exit(code)
+
+
+def setup(parser, argv=None, quiet=False):
+    """Parse arguments, load and check config, set up logging.
+
+    ``quiet`` (for short-lived CLI commands) keeps library log lines off
+    the terminal unless --debug or a log file is configured.
+    """
+    args = parser.parse_args(argv)
+    conf_args = []
+    for path in args.config_file:
+        conf_args += ['--config-file', path]
+    for path in args.config_dir:
+        conf_args += ['--config-dir', path]
+    try:
+        CONF(conf_args, project='sgconductor',
+             version=version.version_string())
+        validate.check_all(CONF)
+    except (cfg.Error, exception.ConfigInvalid) as exc:
+        sys.stderr.write('%s: error: %s\n'
+                         % (parser.prog, str(exc).splitlines()[0]))
+        sys.exit(1)
+    if args.debug:
+        CONF.set_override('debug', True)
+    logging.setup(CONF, 'sgconductor')
+    if quiet and not args.debug and not CONF.log_file:
+        for handler in std_logging.getLogger().handlers:
+            handler.setLevel(std_logging.CRITICAL)
+    return args

@@ -1,0 +1,69 @@
+"""sgconductor-compute: a reference agent that reports one or many services.
+
+It is what a compute node runs (or embeds, through sgconductor.reporter),
+and with --fleet N it simulates N services from one process for demos,
+tests and load.
+"""
+
+import signal
+import threading
+
+from sgconductor.cmd import common
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor import reporter as sg_reporter
+from sgconductor import rpc
+from sgconductor import version
+
+PROG = 'sgconductor-compute'
+
+
+def _parser():
+    parser = common.make_parser(
+        PROG, 'Register services with the conductor and cast report_state '
+              'every [DEFAULT] report_interval seconds until SIGTERM, then '
+              'send a last report.')
+    parser.add_argument('--host',
+                        help='Host name to report (default: [DEFAULT] host). '
+                             'With --fleet, the prefix of the host names.')
+    parser.add_argument('--binary', default='nova-compute',
+                        help='Binary name to report (default: %(default)s).')
+    parser.add_argument('--topic',
+                        help='Topic to report (default: the binary name).')
+    parser.add_argument('--zone',
+                        help='Availability zone to report (default: '
+                             '[DEFAULT] default_availability_zone).')
+    parser.add_argument('--service-version', type=common.non_negative_int,
+                        default=version.SERVICE_VERSION,
+                        help='Service version to report (default: this '
+                             'code\'s own, %(default)s).')
+    parser.add_argument('--fleet', type=common.positive_int, default=1,
+                        metavar='N',
+                        help='Simulate N services on hosts HOST-00001 .. '
+                             'HOST-N from this one process.')
+    return parser
+
+
+def fleet_hosts(prefix, size):
+    if size == 1:
+        return [prefix]
+    return ['%s-%05d' % (prefix, i) for i in range(1, size + 1)]
+
+
+def main(argv=None):
+    args = common.setup(_parser(), argv)
+    conf = common.CONF
+    rpcapi = conductor_rpcapi.ConductorAPI()
+    reporters = [
+        sg_reporter.Reporter(
+            rpcapi, host, args.binary, topic=args.topic or args.binary,
+            service_version=args.service_version,
+            availability_zone=args.zone or conf.default_availability_zone)
+        for host in fleet_hosts(args.host or conf.host, args.fleet)]
+    loop = sg_reporter.ReportLoop(reporters, conf.report_interval)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    loop.start()
+    stopping.wait()
+    loop.stop()
+    rpc.cleanup()

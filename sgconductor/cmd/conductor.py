@@ -1,0 +1,21 @@
+"""sgconductor-conductor: the only writer of the services table."""
+
+from sgconductor.cmd import common
+from sgconductor.db import migration
+from sgconductor import exception
+from sgconductor import service
+
+PROG = 'sgconductor-conductor'
+
+
+def main(argv=None):
+    parser = common.make_parser(
+        PROG, 'Run the conductor: consume report_state and operator calls '
+              'on [conductor] topic and keep the services table. Stops '
+              'cleanly on SIGTERM.')
+    common.setup(parser, argv)
+    try:
+        migration.check_at_head()
+    except exception.SGConductorException as exc:
+        common.fail(PROG, exc)
+    service.serve(common.CONF.conductor.workers)

@@ -1,0 +1,171 @@
+"""sgconductor-manage: operator commands.
+
+``db`` commands manage the schema; ``service`` commands talk to the
+conductor over RPC and never open the database. Exit status: 0 success,
+2 service not found (or a usage error), 1 anything else, with one line on
+stderr.
+"""
+
+import json
+import sys
+
+import prettytable
+
+from sgconductor.cmd import common
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.db import migration
+from sgconductor import exception
+from sgconductor import rpc
+
+PROG = 'sgconductor-manage'
+
+LIST_COLUMNS = [
+    ('Id', 'id'), ('Binary', 'binary'), ('Host', 'host'), ('Zone', 'zone'),
+    ('Status', 'status'), ('State', 'state'), ('Updated At', 'updated_at'),
+    ('Disabled Reason', 'disabled_reason'), ('Forced Down', 'forced_down'),
+    ('Version', 'version'), ('Last Seen Up', 'last_seen_up'),
+]
+
+
+def print_table(headers, rows):
+    table = prettytable.PrettyTable(headers)
+    table.align = 'l'
+    for row in rows:
+        table.add_row(['-' if value is None else value for value in row])
+    print(table)
+
+
+def print_services(services, fmt):
+    if fmt == 'json':
+        print(json.dumps(services, indent=2))
+        return
+    print_table([header for header, _ in LIST_COLUMNS],
+                [[s[key] for _, key in LIST_COLUMNS] for s in services])
+
+
+def _versions(method, label):
+    def command(rpcapi, ctxt, args):
+        versions = method(rpcapi, ctxt, args.binary)
+        if args.format == 'json':
+            print(json.dumps(versions, indent=2, sort_keys=True))
+        else:
+            print_table(['Binary', label],
+                        [[b, versions[b]] for b in args.binary])
+    return command
+
+
+def db_sync(args):
+    migration.upgrade()
+    print('Database is at revision %s.' % migration.version())
+
+
+def db_version(args):
+    print(migration.version() or 'none')
+
+
+def service_list(rpcapi, ctxt, args):
+    print_services(rpcapi.service_get_all(ctxt, host=args.host,
+                                          binary=args.binary), args.format)
+
+
+def _update(values, verb):
+    def command(rpcapi, ctxt, args):
+        changes = dict(values)
+        if getattr(args, 'reason', None) is not None:
+            changes['disabled_reason'] = args.reason
+        service = rpcapi.service_update(ctxt, args.host, args.binary, changes)
+        print('Service %s on %s %s.' % (service['binary'], service['host'],
+                                        verb))
+    return command
+
+
+def service_delete(rpcapi, ctxt, args):
+    rpcapi.service_delete(ctxt, args.host, args.binary)
+    print('Service %s on %s deleted.' % (args.binary, args.host))
+
+
+SERVICE_COMMANDS = {
+    'disable': (_update({'disabled': True}, 'disabled'),
+                'Disable a service (the scheduler stops using it).'),
+    'enable': (_update({'disabled': False}, 'enabled'),
+               'Enable a service; clears its disabled reason.'),
+    'force-down': (_update({'forced_down': True}, 'forced down'),
+                   'Mark a service down now, whatever it reports (for '
+                   'fencing and evacuation).'),
+    'force-up': (_update({'forced_down': False}, 'no longer forced down'),
+                 'Let reports decide the state of a service again.'),
+    'delete': (service_delete, 'Soft-delete a service; reports from a '
+                               'still-running one are ignored.'),
+}
+
+
+def _add_format(parser):
+    parser.add_argument('--format', choices=['table', 'json'],
+                        default='table', help='Output format.')
+
+
+def _parser():
+    parser = common.make_parser(PROG, 'Manage the sgconductor database and '
+                                      'the services it tracks.')
+    groups = parser.add_subparsers(dest='group', metavar='{db,service}',
+                                   required=True)
+    db = groups.add_parser('db', help='Database schema commands.')
+    db_commands = db.add_subparsers(dest='command', required=True)
+    db_commands.add_parser(
+        'sync', help='Migrate the schema to the newest revision.'
+    ).set_defaults(db_func=db_sync)
+    db_commands.add_parser(
+        'version', help='Print the schema revision.'
+    ).set_defaults(db_func=db_version)
+
+    service = groups.add_parser('service',
+                                help='Service commands (through the '
+                                     'conductor).')
+    commands = service.add_subparsers(dest='command', required=True)
+    listing = commands.add_parser('list', help='List services and their '
+                                               'state.')
+    listing.add_argument('--host', help='Only services on this host.')
+    listing.add_argument('--binary', help='Only services of this binary.')
+    _add_format(listing)
+    listing.set_defaults(func=service_list)
+    for name, (func, help_text) in SERVICE_COMMANDS.items():
+        command = commands.add_parser(name, help=help_text,
+                                      description=help_text)
+        command.add_argument('host', help='Host of the service.')
+        command.add_argument('binary', help='Binary of the service.')
+        if name == 'disable':
+            command.add_argument('--reason', help='Why it is disabled '
+                                                  '(up to 255 characters).')
+        command.set_defaults(func=func)
+    for name, method, label in (
+            ('min-version', conductor_rpcapi.ConductorAPI.get_min_versions,
+             'Min Version'),
+            ('max-version', conductor_rpcapi.ConductorAPI.get_max_versions,
+             'Max Version')):
+        command = commands.add_parser(
+            name, help='Print the %s of running services per binary '
+                       '(deleted and forced-down ones excluded).'
+                       % label.lower())
+        command.add_argument('binary', nargs='+', help='Binary name(s).')
+        _add_format(command)
+        command.set_defaults(func=_versions(method, label))
+    return parser
+
+
+def main(argv=None):
+    args = common.setup(_parser(), argv, quiet=True)
+    try:
+        if args.group == 'db':
+            args.db_func(args)
+        else:
+            args.func(conductor_rpcapi.ConductorAPI(),
+                      conductor_rpcapi.admin_context(), args)
+    except exception.ServiceNotFound as exc:
+        common.fail(PROG, exc, code=2)
+    except exception.SGConductorException as exc:
+        common.fail(PROG, exc)
+    except migration.DB_ERRORS as exc:
+        common.fail(PROG, 'database error: %s' % str(exc).splitlines()[0])
+    finally:
+        rpc.cleanup()
+    sys.exit(0)

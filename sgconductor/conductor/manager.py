@@ -1,0 +1,174 @@
+"""The conductor's RPC endpoint: the only writer of the services table.
+
+Endpoint methods stay thin: validation lives in ``validation``, storage in
+``sgconductor.db``, liveness in ``sgconductor.servicegroup``. Only methods
+marked ``@messaging.expose`` can be called (ExplicitRPCAccessPolicy).
+
+Time is always the conductor's: ``last_seen_up`` is stamped here from
+``timeutils.utcnow()`` and never taken from a sender.
+"""
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_utils import timeutils
+
+from sgconductor.conductor import validation
+from sgconductor.db import api as db_api
+from sgconductor import exception
+from sgconductor.servicegroup import api as servicegroup_api
+
+LOG = logging.getLogger(__name__)
+
+# Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
+RPC_API_VERSION = '1.0'
+
+
+def _isotime(value):
+    return value.isoformat() if value else None
+
+
+def service_to_primitive(service, state):
+    """The wire form of one service, as listings show it."""
+    return {
+        'id': service.id,
+        'uuid': service.uuid,
+        'host': service.host,
+        'binary': service.binary,
+        'topic': service.topic,
+        'zone': service.availability_zone,
+        'status': 'disabled' if service.disabled else 'enabled',
+        'state': 'up' if state.up else 'down',
+        'state_reason': state.reason,
+        'disabled_reason': service.disabled_reason,
+        'forced_down': service.forced_down,
+        'version': service.version,
+        'report_count': service.report_count,
+        'last_seen_up': _isotime(service.last_seen_up),
+        'created_at': _isotime(service.created_at),
+        'updated_at': _isotime(service.updated_at),
+    }
+
+
+def _check_binaries(binaries):
+    if not isinstance(binaries, list) or not binaries:
+        raise exception.Invalid(reason='binaries must be a non-empty list')
+    for binary in binaries:
+        validation.check_name(binary, 'binary', _invalid)
+    return binaries
+
+
+def _invalid(field, reason):
+    return exception.Invalid(reason='%s %s' % (field, reason))
+
+
+class ConductorManager:
+    """RPC endpoint of ``[conductor] topic``; see doc/rpc-api.rst."""
+
+    target = messaging.Target(version=RPC_API_VERSION)
+
+    def __init__(self):
+        self.dbapi = db_api.get_instance()
+        self.servicegroup = servicegroup_api.API()
+
+    def _primitive(self, service):
+        return service_to_primitive(
+            service, self.servicegroup.get_states([service])[0])
+
+    def _upsert(self, report):
+        values, uuid = validation.check_report(report)
+        service, outcome = self.dbapi.service_upsert(
+            values, timeutils.utcnow(), uuid)
+        if outcome == db_api.CREATED:
+            LOG.info('New service %(binary)s on %(host)s (version '
+                     '%(version)s) registered.', values)
+        elif outcome == db_api.DELETED:
+            LOG.info('Ignored a report of %(binary)s on %(host)s: an '
+                     'operator deleted this service; it must be restarted '
+                     'to register again.', values)
+        return service, outcome
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.InvalidReport,
+                                   exception.DatabaseUnavailable)
+    def register_service(self, context, **report):
+        """Create or refresh a service's row and return it (a call).
+
+        Returns ``{'outcome': 'created'|'updated'|'deleted', 'service':
+        dict or None}``; 'deleted' means the uuid sent belongs to a service
+        an operator deleted, and nothing was written.
+        """
+        try:
+            service, outcome = self._upsert(report)
+        except exception.SGConductorException as exc:
+            LOG.warning('Registration refused: %s', exc)
+            raise
+        return {'outcome': outcome,
+                'service': service and self._primitive(service)}
+
+    @messaging.expose
+    def report_state(self, context, **report):
+        """Record a heartbeat (a cast: nothing is returned, nothing raised).
+
+        A bad report or an unreachable database costs one log line and
+        that report, never the conductor.
+        """
+        try:
+            self._upsert(report)
+        except exception.InvalidReport as exc:
+            LOG.warning('Dropped report: %s', exc)
+        except exception.DatabaseUnavailable as exc:
+            LOG.warning('Dropped a report of %(binary)r on %(host)r: %(exc)s',
+                        {'binary': report.get('binary'),
+                         'host': report.get('host'), 'exc': exc})
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.Invalid,
+                                   exception.DatabaseUnavailable)
+    def service_get_all(self, context, host=None, binary=None):
+        """List live services, optionally filtered, with their state."""
+        validation.check_name(host, 'host', _invalid, required=False)
+        validation.check_name(binary, 'binary', _invalid, required=False)
+        services = self.dbapi.service_get_all(host=host, binary=binary)
+        states = self.servicegroup.get_states(services)
+        return [service_to_primitive(service, state)
+                for service, state in zip(services, states)]
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.Invalid,
+                                   exception.ServiceNotFound,
+                                   exception.DatabaseUnavailable)
+    def service_update(self, context, host, binary, values):
+        """Change disabled, disabled_reason and/or forced_down."""
+        validation.check_name(host, 'host', _invalid)
+        validation.check_name(binary, 'binary', _invalid)
+        changes = validation.check_update(values)
+        service = self.dbapi.service_update(host, binary, changes)
+        LOG.info('Service %(binary)s on %(host)s updated: %(changes)s',
+                 {'binary': binary, 'host': host, 'changes': changes})
+        return self._primitive(service)
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.Invalid,
+                                   exception.ServiceNotFound,
+                                   exception.DatabaseUnavailable)
+    def service_delete(self, context, host, binary):
+        """Soft-delete a service; its reports are ignored from now on."""
+        validation.check_name(host, 'host', _invalid)
+        validation.check_name(binary, 'binary', _invalid)
+        self.dbapi.service_destroy(host, binary, timeutils.utcnow())
+        LOG.info('Service %(binary)s on %(host)s deleted.',
+                 {'binary': binary, 'host': host})
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.Invalid,
+                                   exception.DatabaseUnavailable)
+    def get_min_version(self, context, binaries):
+        """Map each binary to the lowest version it runs (None if none)."""
+        return self.dbapi.service_get_min_versions(_check_binaries(binaries))
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.Invalid,
+                                   exception.DatabaseUnavailable)
+    def get_max_version(self, context, binaries):
+        """Map each binary to the highest version it runs (None if none)."""
+        return self.dbapi.service_get_max_versions(_check_binaries(binaries))

@@ -1,0 +1,106 @@
+"""Client side of the conductor RPC API.
+
+Everything that talks to the conductor (reporters, sgconductor-manage, the
+API side of a cloud) goes through ConductorAPI; nothing else builds RPC
+messages for the conductor topic.
+"""
+
+from oslo_config import cfg
+from oslo_context import context as oslo_context
+import oslo_messaging as messaging
+
+from sgconductor import exception
+from sgconductor import rpc
+
+CONF = cfg.CONF
+
+
+class ConductorAPI:
+    """Client side of the conductor RPC API.
+
+    API version history:
+
+    * 1.0 - Initial version: register_service, report_state,
+            service_get_all, service_update, service_delete,
+            get_min_version, get_max_version.
+    """
+
+    # Keep in sync with manager.RPC_API_VERSION (a unit test checks).
+    RPC_API_VERSION = '1.0'
+
+    def __init__(self, topic=None, timeout=None):
+        self.topic = topic or CONF.conductor.topic
+        self.timeout = timeout or CONF.conductor.call_timeout
+        target = messaging.Target(topic=self.topic,
+                                  version=self.RPC_API_VERSION)
+        self.client = rpc.get_client(target)
+
+    def _prepare(self, retry):
+        """The one place every message to the conductor is built.
+
+        ``retry`` bounds how often the driver reconnects to the broker
+        before giving up, so a missing broker is reported instead of
+        hanging the caller.
+        """
+        return self.client.prepare(timeout=self.timeout, retry=retry)
+
+    def _call(self, ctxt, method, **kwargs):
+        try:
+            return self._prepare(retry=1).call(ctxt, method, **kwargs)
+        except (messaging.MessagingTimeout,
+                messaging.MessageDeliveryFailure) as exc:
+            raise exception.ConductorUnavailable(topic=self.topic,
+                                                 reason=_describe(exc))
+        except messaging.RemoteError as exc:
+            raise exception.ConductorError(
+                method=method, reason='%s: %s' % (exc.exc_type, exc.value))
+
+    def register_service(self, ctxt, report):
+        """Register on start; see ConductorManager.register_service."""
+        return self._call(ctxt, 'register_service', **report)
+
+    def report_state(self, ctxt, report):
+        """Cast a heartbeat. Raises ConductorUnavailable if the broker
+        cannot take it; a stopped conductor finds it queued on return."""
+        try:
+            self._prepare(retry=0).cast(ctxt, 'report_state', **report)
+        except messaging.MessageDeliveryFailure as exc:
+            raise exception.ConductorUnavailable(topic=self.topic,
+                                                 reason=_describe(exc))
+
+    def service_get_all(self, ctxt, host=None, binary=None):
+        return self._call(ctxt, 'service_get_all', host=host, binary=binary)
+
+    def service_update(self, ctxt, host, binary, values):
+        return self._call(ctxt, 'service_update', host=host, binary=binary,
+                          values=values)
+
+    def service_delete(self, ctxt, host, binary):
+        return self._call(ctxt, 'service_delete', host=host, binary=binary)
+
+    def get_min_versions(self, ctxt, binaries):
+        """Map each binary to its lowest running version (None if none)."""
+        return self._call(ctxt, 'get_min_version', binaries=list(binaries))
+
+    def get_max_versions(self, ctxt, binaries):
+        """Map each binary to its highest running version (None if none)."""
+        return self._call(ctxt, 'get_max_version', binaries=list(binaries))
+
+    def get_min_version(self, ctxt, binary):
+        """Lowest version of ``binary`` in the deployment, 0 if none runs.
+
+        0 follows Nova's convention for "no such service yet".
+        """
+        return self.get_min_versions(ctxt, [binary])[binary] or 0
+
+    def get_max_version(self, ctxt, binary):
+        """Highest version of ``binary``, 0 if none runs."""
+        return self.get_max_versions(ctxt, [binary])[binary] or 0
+
+
+def _describe(exc):
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def admin_context():
+    return oslo_context.get_admin_context()

@@ -1,0 +1,118 @@
+"""Checks of what callers send the conductor, before anything is stored.
+
+A report is a flat dict of primitive values. Anything else (a missing or
+unknown field, a wrong type, an over-long string, a negative version) is
+refused as a whole with an InvalidReport that names the sender and the
+field, so one bad message can never change a row.
+"""
+
+from oslo_utils import uuidutils
+
+from sgconductor import exception
+
+MAX_NAME = 255
+MAX_VERSION = 2 ** 31 - 1
+
+# field -> required?
+REPORT_FIELDS = {
+    'host': True,
+    'binary': True,
+    'topic': False,
+    'version': True,
+    'availability_zone': False,
+    'uuid': False,
+}
+
+UPDATE_FIELDS = ('disabled', 'disabled_reason', 'forced_down')
+
+
+def check_name(value, field, error, required=True):
+    """Return ``value`` if it is a usable name, else raise ``error``."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise error(field, 'must be a string, not %s' % type(value).__name__)
+    if not value or len(value) > MAX_NAME:
+        raise error(field, 'must be 1 to %d characters long' % MAX_NAME)
+    return value
+
+
+def _sender(report):
+    host = report.get('host')
+    if isinstance(host, str) and 0 < len(host) <= MAX_NAME:
+        return host
+    return 'an unidentified sender'
+
+
+def _check_version(value, error):
+    # bool is an int subclass; True is not a version.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise error('version',
+                    'must be an integer, not %s' % type(value).__name__)
+    if not 0 <= value <= MAX_VERSION:
+        raise error('version', 'must be between 0 and %d' % MAX_VERSION)
+    return value
+
+
+def _check_uuid(value, error):
+    if value is not None and not uuidutils.is_uuid_like(value):
+        raise error('uuid', 'must be a UUID')
+    return value
+
+
+def check_report(report):
+    """Validate a report_state/register_service payload.
+
+    Returns ``(values, uuid)``: the columns to store and the uuid the
+    sender was given at registration (or None).
+    """
+    sender = _sender(report)
+
+    def error(field, reason):
+        return exception.InvalidReport(sender=sender, field=field,
+                                       reason=reason)
+
+    unknown = sorted(set(report) - set(REPORT_FIELDS))
+    if unknown:
+        raise error(unknown[0], 'is not a known field')
+    missing = [f for f, required in REPORT_FIELDS.items()
+               if required and f not in report]
+    if missing:
+        raise error(missing[0], 'is required')
+    values = {
+        'host': check_name(report['host'], 'host', error),
+        'binary': check_name(report['binary'], 'binary', error),
+        'topic': check_name(report.get('topic'), 'topic', error,
+                            required=False),
+        'availability_zone': check_name(report.get('availability_zone'),
+                                        'availability_zone', error,
+                                        required=False),
+        'version': _check_version(report['version'], error),
+    }
+    return values, _check_uuid(report.get('uuid'), error)
+
+
+def _update_error(field, reason):
+    return exception.InvalidUpdate(field=field, reason=reason)
+
+
+def check_update(values):
+    """Validate a service_update change; return the columns to write.
+
+    Enabling a service clears its disabled_reason, as Nova does.
+    """
+    if not isinstance(values, dict) or not values:
+        raise _update_error('values', 'must be a non-empty dict')
+    unknown = sorted(set(values) - set(UPDATE_FIELDS))
+    if unknown:
+        raise _update_error(unknown[0], 'is not a field that can be changed')
+    for field in ('disabled', 'forced_down'):
+        if field in values and not isinstance(values[field], bool):
+            raise _update_error(field, 'must be true or false')
+    changes = dict(values)
+    if 'disabled_reason' in changes:
+        check_name(changes['disabled_reason'], 'disabled_reason',
+                   _update_error, required=False)
+    if changes.get('disabled') is False:
+        changes['disabled_reason'] = None
+    return changes

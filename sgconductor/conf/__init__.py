@@ -1,0 +1,22 @@
+"""sgconductor configuration: every option lives on the global cfg.CONF.
+
+oslo.messaging registers some of its options (tracing among them) only on the
+global ``cfg.CONF``; a private ``ConfigOpts`` makes casts fail silently, so
+this project never creates one.
+"""
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from sgconductor.conf import conductor
+from sgconductor.conf import database
+from sgconductor.conf import default
+from sgconductor.conf import servicegroup
+
+CONF = cfg.CONF
+
+default.register_opts(CONF)
+conductor.register_opts(CONF)
+database.register_opts(CONF)
+servicegroup.register_opts(CONF)
+logging.register_options(CONF)

@@ -1,0 +1,197 @@
+"""SQLAlchemy implementation of the services storage contract.
+
+Only the conductor imports this module: it is the single writer of the
+services table. Every function opens its own enginefacade transaction.
+"""
+
+import functools
+import sys
+import threading
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+
+from sgconductor.db import api as db_api
+from sgconductor.db.sqlalchemy import models
+from sgconductor import exception
+
+_LOCK = threading.Lock()
+_facade = None
+
+
+def _context_manager():
+    global _facade
+    with _LOCK:
+        if _facade is None:
+            _facade = enginefacade.transaction_context()
+        return _facade
+
+
+def configure(**kwargs):
+    """Start over with a new engine (tests, the demo, functional fixtures).
+
+    Without a call, the engine is built from ``[database]`` in cfg.CONF on
+    first use.
+    """
+    global _facade
+    with _LOCK:
+        if _facade is not None:
+            _facade.dispose_pool()
+        _facade = enginefacade.transaction_context()
+        if kwargs:
+            _facade.configure(**kwargs)
+
+
+def get_engine():
+    return _context_manager().writer.get_engine()
+
+
+def _writer():
+    return _context_manager().writer.using(_Context())
+
+
+def _reader():
+    return _context_manager().reader.using(_Context())
+
+
+class _Context:
+    """Holds enginefacade's per-transaction state; carries nothing else."""
+
+
+def _translate_db_errors(func):
+    """Turn a lost database connection into DatabaseUnavailable."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except db_exc.DBConnectionError as exc:
+            raise exception.DatabaseUnavailable(reason=exc.inner_exception
+                                                or exc)
+    return wrapper
+
+
+def _live(query):
+    return query.where(models.Service.deleted == 0)
+
+
+def _get_live(session, host, binary, for_update=False):
+    stmt = _live(sa.select(models.Service).where(
+        models.Service.host == host, models.Service.binary == binary))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def _uuid_was_deleted(session, uuid):
+    stmt = sa.select(models.Service.id).where(
+        models.Service.uuid == uuid, models.Service.deleted != 0)
+    return session.execute(stmt).first() is not None
+
+
+@_translate_db_errors
+@oslo_db_api.wrap_db_retry(
+    max_retries=5, retry_interval=0.1, inc_retry_interval=True,
+    retry_on_deadlock=True, retry_on_disconnect=True,
+    exception_checker=lambda exc: isinstance(exc, db_exc.DBDuplicateEntry))
+def service_upsert(values, now, uuid=None):
+    """Record that a service reported at ``now`` (the conductor's clock).
+
+    ``values`` holds host, binary, topic, version and availability_zone.
+    The live row for (host, binary) is updated and its report_count
+    incremented in SQL; without one, a row is created, unless ``uuid``
+    names a row an operator deleted: a still-running service must not
+    silently reappear. Two first reports racing each other hit the unique
+    constraint; the loser is retried and updates the winner's row.
+
+    Returns ``(service, outcome)`` with outcome CREATED, UPDATED or DELETED
+    (service is None for DELETED).
+    """
+    with _writer() as session:
+        service = _get_live(session, values['host'], values['binary'],
+                            for_update=True)
+        if service is not None:
+            service.update(values)
+            service.report_count = models.Service.report_count + 1
+            service.last_seen_up = now
+            service.updated_at = now
+            session.flush()
+            session.refresh(service)
+            return service, db_api.UPDATED
+        if uuid and _uuid_was_deleted(session, uuid):
+            return None, db_api.DELETED
+        service = models.Service(
+            uuid=uuidutils.generate_uuid(), report_count=1,
+            last_seen_up=now, created_at=now, **values)
+        session.add(service)
+        session.flush()
+        return service, db_api.CREATED
+
+
+@_translate_db_errors
+def service_get_all(host=None, binary=None):
+    stmt = _live(sa.select(models.Service))
+    if host is not None:
+        stmt = stmt.where(models.Service.host == host)
+    if binary is not None:
+        stmt = stmt.where(models.Service.binary == binary)
+    stmt = stmt.order_by(models.Service.id)
+    with _reader() as session:
+        return list(session.execute(stmt).scalars())
+
+
+@_translate_db_errors
+def service_update(host, binary, values):
+    with _writer() as session:
+        service = _get_live(session, host, binary, for_update=True)
+        if service is None:
+            raise exception.ServiceNotFound(host=host, binary=binary)
+        service.update(values)
+        session.flush()
+        return service
+
+
+@_translate_db_errors
+def service_destroy(host, binary, now):
+    with _writer() as session:
+        service = _get_live(session, host, binary, for_update=True)
+        if service is None:
+            raise exception.ServiceNotFound(host=host, binary=binary)
+        service.deleted = service.id
+        service.deleted_at = now
+        session.flush()
+        return service
+
+
+def _version_bounds(aggregate, binaries):
+    stmt = _live(
+        sa.select(models.Service.binary, aggregate(models.Service.version))
+        .where(models.Service.binary.in_(binaries),
+               models.Service.forced_down == sa.false())
+        .group_by(models.Service.binary))
+    with _reader() as session:
+        found = dict(session.execute(stmt).all())
+    return {binary: found.get(binary) for binary in binaries}
+
+
+@_translate_db_errors
+def service_get_min_versions(binaries):
+    """Lowest version per binary of live, not forced-down services.
+
+    Computed by the database (MIN ... GROUP BY) over the covering index;
+    a binary with no such service maps to None.
+    """
+    return _version_bounds(sa.func.min, binaries)
+
+
+@_translate_db_errors
+def service_get_max_versions(binaries):
+    """Highest version per binary; see service_get_min_versions."""
+    return _version_bounds(sa.func.max, binaries)
+
+
+def get_backend():
+    """The entry point oslo.db's DBAPI loads this backend through."""
+    return sys.modules[__name__]

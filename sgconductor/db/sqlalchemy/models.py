@@ -1,0 +1,48 @@
+"""SQLAlchemy model of the services table.
+
+Soft delete follows Nova: ``deleted`` is 0 for a live row and the row's id
+once deleted, so (host, binary, deleted) stays unique while any number of
+deleted rows for the same host and binary are kept for history.
+"""
+
+from oslo_db.sqlalchemy import models
+from sqlalchemy import Boolean
+from sqlalchemy import Column
+from sqlalchemy import DateTime
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import orm
+
+
+class Base(models.TimestampMixin, models.SoftDeleteMixin,
+           models.ModelBase, orm.DeclarativeBase):
+    pass
+
+
+class Service(Base):
+    __tablename__ = 'services'
+    __table_args__ = (
+        UniqueConstraint('host', 'binary', 'deleted',
+                         name='uniq_services0host0binary0deleted'),
+        UniqueConstraint('uuid', name='uniq_services0uuid'),
+        # Serves MIN/MAX(version) of the live, not forced-down services of
+        # a binary from the index alone.
+        Index('services_binary_deleted_forced_down_version_idx',
+              'binary', 'deleted', 'forced_down', 'version'),
+        {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4'},
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    uuid = Column(String(36), nullable=False)
+    host = Column(String(255), nullable=False)
+    binary = Column(String(255), nullable=False)
+    topic = Column(String(255), nullable=True)
+    availability_zone = Column(String(255), nullable=True)
+    report_count = Column(Integer, nullable=False, default=0)
+    disabled = Column(Boolean, nullable=False, default=False)
+    disabled_reason = Column(String(255), nullable=True)
+    forced_down = Column(Boolean, nullable=False, default=False)
+    last_seen_up = Column(DateTime, nullable=True)
+    version = Column(Integer, nullable=False, default=0)

@@ -1,0 +1,73 @@
+"""The sgconductor exception tree.
+
+::
+
+    SGConductorException            message template filled from kwargs
+     +-- ConfigInvalid              a config option has a bad value
+     +-- Invalid                    a caller sent something unusable (400)
+     |    +-- InvalidReport         a report_state/registration payload
+     |    +-- InvalidUpdate         a service_update payload
+     +-- ServiceNotFound            no live row for host/binary (404)
+     +-- DatabaseUnavailable        the conductor cannot reach its database
+     +-- DatabaseNotReady           the schema is not at this code's head
+     +-- ConductorUnavailable       a client cannot reach the conductor
+     +-- ConductorError             the conductor failed unexpectedly
+
+Exceptions raised by the conductor's RPC endpoint travel back to callers
+with their class intact: ``sgconductor.exception`` is in the RPC clients'
+``allowed_remote_exmods``.
+"""
+
+
+class SGConductorException(Exception):
+    msg_fmt = 'An unknown error occurred.'
+    code = 500
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            message = self.msg_fmt % kwargs
+        super().__init__(message)
+
+
+class ConfigInvalid(SGConductorException):
+    msg_fmt = 'Invalid configuration value for %(option)s: %(reason)s'
+
+
+class Invalid(SGConductorException):
+    msg_fmt = 'Invalid input: %(reason)s'
+    code = 400
+
+
+class InvalidReport(Invalid):
+    msg_fmt = 'Invalid report from %(sender)s: %(field)s %(reason)s'
+
+
+class InvalidUpdate(Invalid):
+    msg_fmt = 'Invalid service update: %(field)s %(reason)s'
+
+
+class ServiceNotFound(SGConductorException):
+    msg_fmt = 'Service %(binary)s on host %(host)s could not be found.'
+    code = 404
+
+
+class DatabaseUnavailable(SGConductorException):
+    msg_fmt = 'The conductor cannot reach its database: %(reason)s'
+    code = 503
+
+
+class ConductorUnavailable(SGConductorException):
+    msg_fmt = ('The conductor did not answer on topic %(topic)s: %(reason)s. '
+               'Check that sgconductor-conductor is running and that '
+               'transport_url points at the same broker.')
+    code = 503
+
+
+class DatabaseNotReady(SGConductorException):
+    msg_fmt = ('The database schema is at revision %(current)s but this code '
+               'needs %(head)s; run "sgconductor-manage db sync".')
+
+
+class ConductorError(SGConductorException):
+    msg_fmt = 'The conductor failed to handle %(method)s: %(reason)s'

@@ -1,0 +1,144 @@
+"""What a compute node embeds to prove it is alive.
+
+A ``Reporter`` is one service's identity: it registers with a call (and so
+learns its row, or that an operator deleted it) and then transmits
+``report_state`` casts. A ``ReportLoop`` drives any number of reporters
+from one thread, which is how a single agent process can simulate a fleet:
+
+    loop = ReportLoop([Reporter(rpcapi, host='cn1', binary='nova-compute')],
+                      interval=CONF.report_interval)
+    loop.start()
+    ...
+    loop.stop()          # sends a last report for every reporter
+
+The loop never dies: losing the conductor or the broker is logged once,
+recovery once, anything unexpected is logged and the schedule kept.
+"""
+
+import heapq
+import itertools
+import random
+import threading
+import time
+
+from oslo_log import log as logging
+
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor import exception
+from sgconductor import version
+
+LOG = logging.getLogger(__name__)
+
+
+class Reporter:
+    """One service: what it reports and what the conductor told it."""
+
+    def __init__(self, rpcapi, host, binary, topic=None,
+                 service_version=version.SERVICE_VERSION,
+                 availability_zone=None):
+        self.rpcapi = rpcapi
+        self.report = {'host': host, 'binary': binary, 'topic': topic,
+                       'version': service_version,
+                       'availability_zone': availability_zone}
+        self.uuid = None
+        self.deleted = False
+
+    @property
+    def registered(self):
+        return self.uuid is not None
+
+    def _payload(self):
+        if self.uuid is None:
+            return dict(self.report)
+        return dict(self.report, uuid=self.uuid)
+
+    def register(self, ctxt):
+        """Register with a call; raises ConductorUnavailable."""
+        result = self.rpcapi.register_service(ctxt, self._payload())
+        if result['outcome'] == 'deleted':
+            self.deleted = True
+            LOG.error('Service %(binary)s on %(host)s was deleted by an '
+                      'operator; it stops reporting until it is restarted.',
+                      self.report)
+            return
+        self.uuid = result['service']['uuid']
+        LOG.info('Registered %(binary)s on %(host)s as service %(id)s.',
+                 result['service'])
+
+    def transmit(self, ctxt):
+        """Cast one report_state; raises ConductorUnavailable."""
+        self.rpcapi.report_state(ctxt, self._payload())
+
+
+class ReportLoop:
+    """Registers, then reports every ``interval`` s, for many reporters.
+
+    The first report of each reporter comes after a random delay within
+    one interval, so a fleet that starts together does not report
+    together.
+    """
+
+    def __init__(self, reporters, interval):
+        self.reporters = list(reporters)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = None
+        self._lost = False
+        self._ctxt = conductor_rpcapi.admin_context()
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='sgconductor-reporter')
+        self._thread.start()
+
+    def stop(self, final_report=True):
+        """Stop the loop and send each registered service a last report."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if final_report:
+            for reporter in self.reporters:
+                if reporter.registered and not reporter.deleted:
+                    self._attempt(reporter.transmit)
+
+    def _run(self):
+        sequence = itertools.count()
+        now = time.monotonic()
+        schedule = [(now, next(sequence), r) for r in self.reporters]
+        heapq.heapify(schedule)
+        while schedule and not self._stop.is_set():
+            due, _, reporter = schedule[0]
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                break
+            heapq.heappop(schedule)
+            delay = self._tick(reporter)
+            if delay is not None:
+                heapq.heappush(schedule, (time.monotonic() + delay,
+                                          next(sequence), reporter))
+
+    def _tick(self, reporter):
+        """Do the reporter's next step; return seconds to its next one."""
+        if reporter.registered:
+            self._attempt(reporter.transmit)
+            return self.interval
+        if not self._attempt(reporter.register):
+            return self.interval
+        if reporter.deleted:
+            return None
+        return random.uniform(0, self.interval)
+
+    def _attempt(self, step):
+        try:
+            step(self._ctxt)
+        except exception.ConductorUnavailable as exc:
+            if not self._lost:
+                self._lost = True
+                LOG.error('Lost contact with the conductor: %s', exc)
+            return False
+        except Exception:
+            LOG.exception('Unexpected error while reporting; will retry.')
+            return False
+        if self._lost:
+            self._lost = False
+            LOG.info('Contact with the conductor recovered.')
+        return True

@@ -1,0 +1,52 @@
+"""The conductor as a process: cotyledon workers running the RPC server.
+
+cotyledon forks ``[conductor] workers`` processes that each consume the
+conductor topic, restarts a worker that dies, and turns SIGTERM into a
+clean stop: the RPC server stops taking messages and finishes the ones in
+flight before the process exits.
+"""
+
+import cotyledon
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from sgconductor.conductor import manager
+from sgconductor import rpc
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+def create_server():
+    """The conductor's RPC server, not yet started."""
+    target = messaging.Target(topic=CONF.conductor.topic, server=CONF.host)
+    return rpc.get_server(target, [manager.ConductorManager()])
+
+
+class ConductorService(cotyledon.Service):
+    name = 'sgconductor-conductor'
+
+    def __init__(self, worker_id):
+        super().__init__(worker_id)
+        self.server = None
+
+    def run(self):
+        self.server = create_server()
+        self.server.start()
+        LOG.info('Conductor worker %(worker)s consuming topic %(topic)s.',
+                 {'worker': self.worker_id, 'topic': CONF.conductor.topic})
+
+    def terminate(self):
+        if self.server is not None:
+            self.server.stop()
+            self.server.wait()
+        rpc.cleanup()
+        LOG.info('Conductor worker %s stopped.', self.worker_id)
+
+
+def serve(workers):
+    """Run the conductor until SIGTERM or SIGINT."""
+    service_manager = cotyledon.ServiceManager()
+    service_manager.add(ConductorService, workers=workers)
+    service_manager.run()
