@@ -19,6 +19,12 @@ with their class intact: ``sgconductor.exception`` is in the RPC clients'
 """
 
 
+def first_line(exc):
+    """An exception's first line: remote ones carry the server traceback."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class SGConductorException(Exception):
     msg_fmt = 'An unknown error occurred.'
     code = 500
@@ -58,9 +64,9 @@ class DatabaseUnavailable(SGConductorException):
 
 
 class ConductorUnavailable(SGConductorException):
-    msg_fmt = ('The conductor did not answer on topic %(topic)s: %(reason)s. '
+    msg_fmt = ('Cannot reach the conductor on topic %(topic)s: %(reason)s. '
                'Check that sgconductor-conductor is running and that '
-               'transport_url points at the same broker.')
+               'transport_url points at its broker.')
     code = 503
 
 

@@ -23,9 +23,9 @@ import time
 
 from oslo_log import log as logging
 
-from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor import exception
 from sgconductor import version
+from sgconductor.conductor import rpcapi as conductor_rpcapi
 
 LOG = logging.getLogger(__name__)
 

@@ -5,9 +5,10 @@ One transport per process, built from ``transport_url`` on cfg.CONF (see
 serializer that carries an oslo.context RequestContext across the wire.
 """
 
+import kombu
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_context import context as oslo_context
-import oslo_messaging as messaging
 
 CONF = cfg.CONF
 
@@ -16,6 +17,10 @@ CONF = cfg.CONF
 ALLOWED_EXMODS = ['sgconductor.exception']
 
 _TRANSPORT = None
+_BROKER_SEEN = False
+
+# How long a client waits for the broker to accept a TCP connection.
+BROKER_CONNECT_TIMEOUT = 5
 
 
 def get_transport():
@@ -33,6 +38,41 @@ def cleanup():
     if _TRANSPORT is not None:
         _TRANSPORT.cleanup()
         _TRANSPORT = None
+_BROKER_SEEN = False
+
+# How long a client waits for the broker to accept a TCP connection.
+BROKER_CONNECT_TIMEOUT = 5
+
+
+def ensure_broker_reachable():
+    """Raise OSError unless one RabbitMQ host of transport_url answers.
+
+    oslo.messaging opens the reply queue of a first call on a connection
+    that retries forever, so a call with the broker down would hang the
+    caller instead of timing out. Checked once per process, before the
+    first call; later outages make calls time out as usual.
+    """
+    global _BROKER_SEEN
+    url = messaging.TransportURL.parse(CONF, CONF.transport_url)
+    if _BROKER_SEEN or url.transport not in ('rabbit', 'amqp'):
+        return
+    errors = []
+    for host in url.hosts:
+        broker = kombu.Connection(
+            hostname=host.hostname, port=host.port, userid=host.username,
+            password=host.password, virtual_host=url.virtual_host or '/',
+            transport='pyamqp', connect_timeout=BROKER_CONNECT_TIMEOUT,
+            ssl=CONF.oslo_messaging_rabbit.ssl)
+        try:
+            broker.connect()
+        except Exception as exc:
+            errors.append('%s:%s: %s' % (host.hostname, host.port, exc))
+            continue
+        finally:
+            broker.release()
+        _BROKER_SEEN = True
+        return
+    raise OSError('no RabbitMQ broker reachable (%s)' % '; '.join(errors))
 
 
 class RequestContextSerializer(messaging.NoOpSerializer):

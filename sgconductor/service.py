@@ -7,12 +7,12 @@ flight before the process exits.
 """
 
 import cotyledon
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
-import oslo_messaging as messaging
 
-from sgconductor.conductor import manager
 from sgconductor import rpc
+from sgconductor.conductor import manager
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from sgconductor import conf as sg_conf
-from sgconductor.conf import validate
 from sgconductor import exception
 from sgconductor import version
+from sgconductor.conf import validate
 
 CONF = sg_conf.CONF
 LOG = logging.getLogger(__name__)
@@ -65,8 +65,9 @@ def make_parser(prog, description):
     return parser
 
 
-def fail(prog, message, code=1):
-    """Log and print one line, then exit with ``code``."""
+def fail(prog, error, code=1):
+    """Log and print one line about ``error``, then exit with ``code``."""
+    message = exception.first_line(error)
     LOG.error('%s', message)
     sys.stderr.write('%s: error: %s\n' % (prog, message))
     sys.exit(code)
@@ -89,9 +90,7 @@ def setup(parser, argv=None, quiet=False):
              version=version.version_string())
         validate.check_all(CONF)
     except (cfg.Error, exception.ConfigInvalid) as exc:
-        sys.stderr.write('%s: error: %s\n'
-                         % (parser.prog, str(exc).splitlines()[0]))
-        sys.exit(1)
+        fail(parser.prog, exc)
     if args.debug:
         CONF.set_override('debug', True)
     logging.setup(CONF, 'sgconductor')

@@ -8,11 +8,11 @@ tests and load.
 import signal
 import threading
 
-from sgconductor.cmd import common
-from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor import reporter as sg_reporter
 from sgconductor import rpc
 from sgconductor import version
+from sgconductor.cmd import common
+from sgconductor.conductor import rpcapi as conductor_rpcapi
 
 PROG = 'sgconductor-compute'
 

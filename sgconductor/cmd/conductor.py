@@ -1,9 +1,9 @@
 """sgconductor-conductor: the only writer of the services table."""
 
-from sgconductor.cmd import common
-from sgconductor.db import migration
 from sgconductor import exception
 from sgconductor import service
+from sgconductor.cmd import common
+from sgconductor.db import migration
 
 PROG = 'sgconductor-conductor'
 

@@ -11,11 +11,11 @@ import sys
 
 import prettytable
 
+from sgconductor import exception
+from sgconductor import rpc
 from sgconductor.cmd import common
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.db import migration
-from sgconductor import exception
-from sgconductor import rpc
 
 PROG = 'sgconductor-manage'
 
@@ -165,7 +165,8 @@ def main(argv=None):
     except exception.SGConductorException as exc:
         common.fail(PROG, exc)
     except migration.DB_ERRORS as exc:
-        common.fail(PROG, 'database error: %s' % str(exc).splitlines()[0])
+        common.fail(PROG, 'database error: %s'
+                    % exception.first_line(exc))
     finally:
         rpc.cleanup()
     sys.exit(0)

@@ -8,13 +8,13 @@ Time is always the conductor's: ``last_seen_up`` is stamped here from
 ``timeutils.utcnow()`` and never taken from a sender.
 """
 
-from oslo_log import log as logging
 import oslo_messaging as messaging
+from oslo_log import log as logging
 from oslo_utils import timeutils
 
+from sgconductor import exception
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
-from sgconductor import exception
 from sgconductor.servicegroup import api as servicegroup_api
 
 LOG = logging.getLogger(__name__)
@@ -82,7 +82,9 @@ class ConductorManager:
             LOG.info('New service %(binary)s on %(host)s (version '
                      '%(version)s) registered.', values)
         elif outcome == db_api.DELETED:
-            LOG.info('Ignored a report of %(binary)s on %(host)s: an '
+            # Every report of a deleted, still-running service lands here;
+            # the deletion itself was logged at info.
+            LOG.debug('Ignored a report of %(binary)s on %(host)s: an '
                      'operator deleted this service; it must be restarted '
                      'to register again.', values)
         return service, outcome
@@ -131,7 +133,7 @@ class ConductorManager:
         services = self.dbapi.service_get_all(host=host, binary=binary)
         states = self.servicegroup.get_states(services)
         return [service_to_primitive(service, state)
-                for service, state in zip(services, states)]
+                for service, state in zip(services, states, strict=True)]
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,

@@ -5,9 +5,9 @@ API side of a cloud) goes through ConductorAPI; nothing else builds RPC
 messages for the conductor topic.
 """
 
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_context import context as oslo_context
-import oslo_messaging as messaging
 
 from sgconductor import exception
 from sgconductor import rpc
@@ -46,11 +46,12 @@ class ConductorAPI:
 
     def _call(self, ctxt, method, **kwargs):
         try:
+            rpc.ensure_broker_reachable()
             return self._prepare(retry=1).call(ctxt, method, **kwargs)
-        except (messaging.MessagingTimeout,
+        except (OSError, messaging.MessagingTimeout,
                 messaging.MessageDeliveryFailure) as exc:
-            raise exception.ConductorUnavailable(topic=self.topic,
-                                                 reason=_describe(exc))
+            raise exception.ConductorUnavailable(
+                topic=self.topic, reason=exception.first_line(exc))
         except messaging.RemoteError as exc:
             raise exception.ConductorError(
                 method=method, reason='%s: %s' % (exc.exc_type, exc.value))
@@ -65,8 +66,8 @@ class ConductorAPI:
         try:
             self._prepare(retry=0).cast(ctxt, 'report_state', **report)
         except messaging.MessageDeliveryFailure as exc:
-            raise exception.ConductorUnavailable(topic=self.topic,
-                                                 reason=_describe(exc))
+            raise exception.ConductorUnavailable(
+                topic=self.topic, reason=exception.first_line(exc))
 
     def service_get_all(self, ctxt, host=None, binary=None):
         return self._call(ctxt, 'service_get_all', host=host, binary=binary)
@@ -96,10 +97,6 @@ class ConductorAPI:
     def get_max_version(self, ctxt, binary):
         """Highest version of ``binary``, 0 if none runs."""
         return self.get_max_versions(ctxt, [binary])[binary] or 0
-
-
-def _describe(exc):
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def admin_context():

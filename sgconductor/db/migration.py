@@ -14,8 +14,8 @@ from alembic import script as alembic_script
 from oslo_db import exception as db_exc
 from sqlalchemy import exc as sa_exc
 
-from sgconductor.db.sqlalchemy import api as sa_api
 from sgconductor import exception
+from sgconductor.db.sqlalchemy import api as sa_api
 
 # What a missing, unreachable or misconfigured database raises.
 DB_ERRORS = (db_exc.DBError, sa_exc.SQLAlchemyError)

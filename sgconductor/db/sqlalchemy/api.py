@@ -8,15 +8,15 @@ import functools
 import sys
 import threading
 
+import sqlalchemy as sa
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from oslo_utils import uuidutils
-import sqlalchemy as sa
 
+from sgconductor import exception
 from sgconductor.db import api as db_api
 from sgconductor.db.sqlalchemy import models
-from sgconductor import exception
 
 _LOCK = threading.Lock()
 _facade = None

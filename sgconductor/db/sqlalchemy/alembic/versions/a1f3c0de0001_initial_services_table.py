@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-23 00:00:00
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = 'a1f3c0de0001'
 down_revision = None
