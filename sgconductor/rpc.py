@@ -23,12 +23,17 @@ _BROKER_SEEN = False
 BROKER_CONNECT_TIMEOUT = 5
 
 
+def create_transport():
+    """A new RPC transport from transport_url."""
+    return messaging.get_rpc_transport(
+        CONF, allowed_remote_exmods=ALLOWED_EXMODS)
+
+
 def get_transport():
     """The process-wide RPC transport, created on first use."""
     global _TRANSPORT
     if _TRANSPORT is None:
-        _TRANSPORT = messaging.get_rpc_transport(
-            CONF, allowed_remote_exmods=ALLOWED_EXMODS)
+        _TRANSPORT = create_transport()
     return _TRANSPORT
 
 
@@ -91,9 +96,9 @@ def get_client(target, **kwargs):
         **kwargs)
 
 
-def get_server(target, endpoints):
+def get_server(target, endpoints, transport=None):
     """An RPC server that dispatches only methods marked @expose."""
     return messaging.get_rpc_server(
-        get_transport(), target, endpoints,
+        transport or get_transport(), target, endpoints,
         serializer=RequestContextSerializer(),
         access_policy=messaging.ExplicitRPCAccessPolicy)

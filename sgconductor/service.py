@@ -18,10 +18,15 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-def create_server():
-    """The conductor's RPC server, not yet started."""
+def create_server(transport=None):
+    """The conductor's RPC server, not yet started.
+
+    ``transport`` defaults to the process-wide one; an in-process conductor
+    beside clients (tests, the demo) may want its own, so that a client
+    closing the shared transport does not stop the conductor.
+    """
     target = messaging.Target(topic=CONF.conductor.topic, server=CONF.host)
-    return rpc.get_server(target, [manager.ConductorManager()])
+    return rpc.get_server(target, [manager.ConductorManager()], transport)
 
 
 class ConductorService(cotyledon.Service):

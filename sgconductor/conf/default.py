@@ -35,8 +35,9 @@ opts = [
     cfg.StrOpt(
         'state_path',
         default='/var/lib/sgconductor',
-        help='Directory where sgconductor keeps its state; the default '
-             'SQLite database lives here.'),
+        help='Directory where sgconductor keeps its state. Unless '
+             '[database] connection is set, the conductor uses the SQLite '
+             'database $state_path/sgconductor.sqlite.'),
 ]
 
 

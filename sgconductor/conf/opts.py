@@ -1,15 +1,12 @@
-"""Entry points for oslo-config-generator.
+"""Entry point for oslo-config-generator.
 
 ``list_opts`` lists sgconductor's own options; the generator's other
-namespaces (oslo.messaging, oslo.db, oslo.log) list the libraries' options,
-and ``set_lib_defaults`` makes the sample show sgconductor's defaults for
-them.
+namespaces (oslo.messaging, oslo.db, oslo.log) list the libraries' options.
+oslo.db's sample shows ``[database] connection`` without sgconductor's
+default (SQLite under ``[DEFAULT] state_path``), which its help text states.
 """
 
-from oslo_config import cfg
-
 from sgconductor.conf import conductor
-from sgconductor.conf import database
 from sgconductor.conf import default
 from sgconductor.conf import servicegroup
 
@@ -22,7 +19,3 @@ def list_opts():
         for group, opts in module.list_opts().items():
             result.setdefault(group, []).extend(opts)
     return [(group, opts) for group, opts in result.items()]
-
-
-def set_lib_defaults():
-    database.register_opts(cfg.CONF)

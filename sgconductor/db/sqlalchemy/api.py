@@ -22,11 +22,39 @@ _LOCK = threading.Lock()
 _facade = None
 
 
+def _serialize_sqlite_writers(engine):
+    """Make every SQLite transaction take the write lock when it begins.
+
+    pysqlite starts transactions as deferred: two of the conductor's worker
+    threads that both read and then write would each hold a read lock and
+    one would fail at once with "database is locked". BEGIN IMMEDIATE makes
+    the second wait for the first instead (the SQLAlchemy recipe for
+    pysqlite). Other databases lock rows and need none of this.
+    """
+    if engine.dialect.name != 'sqlite':
+        return
+
+    @sa.event.listens_for(engine, 'begin')
+    def _begin_immediate(connection):
+        # Stop pysqlite from issuing its own deferred BEGIN; the engine may
+        # have opened this connection before this hook was attached.
+        connection.connection.driver_connection.isolation_level = None
+        connection.exec_driver_sql('BEGIN IMMEDIATE')
+
+
+def _new_facade(**kwargs):
+    facade = enginefacade.transaction_context()
+    if kwargs:
+        facade.configure(**kwargs)
+    facade.append_on_engine_create(_serialize_sqlite_writers)
+    return facade
+
+
 def _context_manager():
     global _facade
     with _LOCK:
         if _facade is None:
-            _facade = enginefacade.transaction_context()
+            _facade = _new_facade()
         return _facade
 
 
@@ -40,9 +68,7 @@ def configure(**kwargs):
     with _LOCK:
         if _facade is not None:
             _facade.dispose_pool()
-        _facade = enginefacade.transaction_context()
-        if kwargs:
-            _facade.configure(**kwargs)
+        _facade = _new_facade(**kwargs)
 
 
 def get_engine():
@@ -61,15 +87,19 @@ class _Context:
     """Holds enginefacade's per-transaction state; carries nothing else."""
 
 
+# A database that cannot be reached, or is not there at all.
+_UNAVAILABLE = (db_exc.DBConnectionError, db_exc.DBNonExistentDatabase)
+
+
 def _translate_db_errors(func):
-    """Turn a lost database connection into DatabaseUnavailable."""
+    """Turn an unreachable database into DatabaseUnavailable."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except db_exc.DBConnectionError as exc:
-            raise exception.DatabaseUnavailable(reason=exc.inner_exception
-                                                or exc)
+        except _UNAVAILABLE as exc:
+            raise exception.DatabaseUnavailable(
+                reason=exception.first_line(exc.inner_exception or exc))
     return wrapper
 
 

@@ -1,0 +1,89 @@
+"""Fixtures for functional tests: real processes, broker and databases.
+
+The tests start the installed console scripts against the RabbitMQ, MariaDB
+and PostgreSQL servers that ``tools/test-setup.sh`` prepares. A server that
+cannot be reached fails the tests that need it; nothing is skipped.
+
+Run with::
+
+    pytest tests/functional -q -p no:cacheprovider
+"""
+
+import pytest
+
+from tests.functional import databases
+from tests.functional import deployment as sg_deployment
+
+
+@pytest.fixture(scope='session')
+def _servers():
+    """Admin connections per backend, opened on first use."""
+    servers = {}
+    yield servers
+    for server in servers.values():
+        if isinstance(server, databases.Server):
+            server.dispose()
+
+
+@pytest.fixture(params=databases.BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def database(backend, _servers):
+    """URL of a fresh, empty database on ``backend``; dropped afterwards."""
+    server = _servers.get(backend)
+    if server is None:
+        try:
+            server = databases.Server(backend)
+        except databases.Unreachable as exc:
+            # Remember the failure: later tests fail fast, just as loudly.
+            server = exc
+        _servers[backend] = server
+    if isinstance(server, databases.Unreachable):
+        pytest.fail(str(server), pytrace=False)
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+def _track(request, deployment):
+    request.node.sg_deployment = deployment
+    return deployment
+
+
+@pytest.fixture
+def unsynced_deployment(request, database, tmp_path):
+    """A deployment on an empty database (no ``db sync`` run)."""
+    deployment = sg_deployment.Deployment(tmp_path, database)
+    _track(request, deployment)
+    yield deployment
+    deployment.cleanup()
+
+
+@pytest.fixture
+def deployment(unsynced_deployment):
+    """A deployment whose database ``sgconductor-manage db sync`` made."""
+    unsynced_deployment.db_sync()
+    return unsynced_deployment
+
+
+@pytest.fixture
+def brokered_deployment(request, tmp_path):
+    """A deployment with no database, for CLI commands that never open it."""
+    deployment = sg_deployment.Deployment(tmp_path)
+    _track(request, deployment)
+    yield deployment
+    deployment.cleanup()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach every process's log tail to a failed test's report."""
+    report = yield
+    deployment = getattr(item, 'sg_deployment', None)
+    if report.failed and deployment is not None:
+        report.sections.append(('sgconductor processes',
+                                deployment.describe()))
+    return report

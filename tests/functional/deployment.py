@@ -1,0 +1,209 @@
+"""One test's sgconductor deployment: config files, processes and the CLI.
+
+Each deployment has its own conductor topic and control exchange, so tests
+never see each other's messages, and auto-deleted queues and exchanges, so
+nothing piles up on the broker. Every process logs to its own file in the
+test's tmp_path. Processes started here are always cleaned up.
+"""
+
+import json
+import os
+import subprocess
+import time
+import uuid
+
+from tests.functional import databases
+from tests.functional import processes
+
+TRANSPORT_URL = (os.environ.get('SGCONDUCTOR_TEST_TRANSPORT_URL')
+                 or 'rabbit://guest:guest@127.0.0.1:5672/')
+
+REPORT_INTERVAL = 1
+SERVICE_DOWN_TIME = 3
+CALL_TIMEOUT = 5
+
+# Upper bound for one sgconductor-manage run (start-up, plus a call that
+# may time out).
+MANAGE_TIMEOUT = CALL_TIMEOUT + 25
+# Seconds a conductor may take from start to consuming its topic.
+CONDUCTOR_START_TIMEOUT = 30
+
+CONDUCTOR_READY = 'consuming topic'
+
+
+def _ini(sections):
+    lines = []
+    for section, options in sections.items():
+        lines.append('[%s]' % section)
+        lines += ['%s = %s' % item for item in options.items()]
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def one_line(text):
+    """The only line of ``text``; fails unless there is exactly one."""
+    lines = text.splitlines()
+    assert len(lines) == 1, 'expected one line, got %d:\n%s' % (
+        len(lines), text)
+    return lines[0]
+
+
+class Deployment:
+
+    def __init__(self, workdir, db_url=None, transport_url=TRANSPORT_URL):
+        self.workdir = str(workdir)
+        self.db_url = db_url
+        self.topic = 'sgfunc-' + uuid.uuid4().hex
+        self.transport_url = transport_url
+        self.processes = []
+        self.conductor = None
+        self.config_file = self.write_config('sgconductor.conf', {
+            'DEFAULT': {
+                'transport_url': transport_url,
+                'control_exchange': self.topic,
+                'report_interval': REPORT_INTERVAL,
+                'service_down_time': SERVICE_DOWN_TIME,
+                'log_file': self.path('manage.log'),
+            },
+            'conductor': {'topic': self.topic,
+                          'call_timeout': CALL_TIMEOUT},
+            'oslo_messaging_rabbit': {'amqp_auto_delete': 'true'},
+            'database': ({'connection': db_url.render_as_string(
+                hide_password=False)} if db_url is not None else {}),
+        })
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def write_config(self, name, sections):
+        path = self.path(name)
+        with open(path, 'w') as f:
+            f.write(_ini(sections))
+        return path
+
+    # --- sgconductor-manage
+
+    def manage(self, *args, timeout=MANAGE_TIMEOUT):
+        """Run sgconductor-manage; returns the CompletedProcess."""
+        argv = [processes.console_script('sgconductor-manage'),
+                '--config-file', self.config_file] + list(args)
+        try:
+            return subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError('%s did not finish within %s s\n%s'
+                                 % (' '.join(args), timeout,
+                                    self.describe())) from exc
+
+    def manage_ok(self, *args):
+        """Run sgconductor-manage, fail unless it succeeds; its stdout."""
+        result = self.manage(*args)
+        assert result.returncode == 0, (
+            'sgconductor-manage %s exited %s\nstdout: %s\nstderr: %s\n%s'
+            % (' '.join(args), result.returncode, result.stdout,
+               result.stderr, self.describe()))
+        return result.stdout
+
+    def manage_json(self, *args):
+        return json.loads(self.manage_ok(*args, '--format', 'json'))
+
+    def db_sync(self):
+        return self.manage_ok('db', 'sync')
+
+    def services(self, **filters):
+        """``service list`` as a list of dicts."""
+        args = ['service', 'list']
+        for key, value in filters.items():
+            args += ['--%s' % key, value]
+        return self.manage_json(*args)
+
+    def service_map(self):
+        """``service list`` as {host: service} (one binary per host)."""
+        return {s['host']: s for s in self.services()}
+
+    # --- polling
+
+    def wait_for(self, what, check, timeout, interval=0.3):
+        """Poll ``check()`` until it returns a true value; return that.
+
+        Fails after ``timeout`` seconds with the last value seen and the
+        processes' logs.
+        """
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            last = check()
+            if last:
+                return last
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    'timed out after %s s waiting for %s; last seen: %r\n%s'
+                    % (timeout, what, last, self.describe()))
+            time.sleep(interval)
+
+    def wait_for_services(self, what, predicate, timeout):
+        """Poll ``service list`` until ``predicate({host: service})``."""
+        def check():
+            services = self.service_map()
+            return services if predicate(services) else None
+        return self.wait_for(what, check, timeout)
+
+    # --- processes
+
+    def _start(self, name, script, args=()):
+        config = self.write_config('%s.conf' % name, {
+            'DEFAULT': {'log_file': self.path('%s.log' % name)}})
+        process = processes.Process(
+            name, [processes.console_script(script),
+                   '--config-file', self.config_file,
+                   '--config-file', config] + list(args),
+            self.workdir, log_file=self.path('%s.log' % name))
+        self.processes.append(process)
+        return process.start()
+
+    def start_conductor(self, wait=True):
+        """Start sgconductor-conductor; by default wait until it consumes.
+
+        Casts to a queue nobody declared yet are dropped, so tests that
+        send anything wait for the conductor's "consuming topic" log line
+        and then for a successful ``service list``.
+        """
+        assert self.conductor is None, 'one conductor per deployment'
+        self.conductor = self._start('conductor', 'sgconductor-conductor')
+        if wait:
+            self.wait_for_conductor()
+        return self.conductor
+
+    def wait_for_conductor(self):
+        def consuming():
+            if not self.conductor.running():
+                raise AssertionError('the conductor exited during start-up\n'
+                                     + self.describe())
+            return CONDUCTOR_READY in self.read_log('conductor')
+        self.wait_for('the conductor to consume its topic', consuming,
+                      CONDUCTOR_START_TIMEOUT, interval=0.1)
+        self.services()
+
+    def start_compute(self, name, *args):
+        return self._start('compute-%s' % name, 'sgconductor-compute', args)
+
+    def read_log(self, name):
+        try:
+            with open(self.path('%s.log' % name), errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def describe(self, lines=60):
+        """Every process's status and log tail, for failure messages."""
+        parts = [p.describe(lines) for p in self.processes]
+        parts.append('--- sgconductor-manage log:\n'
+                     + processes.tail(self.path('manage.log'), 20))
+        if self.db_url is not None:
+            parts.append('--- database: %s'
+                         % databases.safe_url(self.db_url))
+        return '\n'.join(parts)
+
+    def cleanup(self):
+        for process in reversed(self.processes):
+            process.cleanup()

@@ -1,0 +1,171 @@
+"""The command-line tools, run in-process against the in-memory conductor."""
+
+import json
+import logging
+
+import pytest
+
+from sgconductor.cmd import compute
+from sgconductor.cmd import conductor as conductor_cmd
+from sgconductor.cmd import manage
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from tests.unit.conftest import report
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """Undo the handlers oslo.log installs on every in-process main().
+
+    They hold the captured stderr of the test that ran main(); left in
+    place, a later test's log records would be written to a closed file.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def run(main, argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def assert_one_line_error(err):
+    assert len(err.strip().splitlines()) == 1, err
+    assert 'Traceback' not in err
+
+
+@pytest.mark.parametrize('main,argv', [
+    (manage.main, ['--help']),
+    (manage.main, ['db', '--help']),
+    (manage.main, ['db', 'sync', '--help']),
+    (manage.main, ['service', '--help']),
+    (manage.main, ['service', 'list', '--help']),
+    (manage.main, ['service', 'disable', '--help']),
+    (manage.main, ['service', 'min-version', '--help']),
+    (compute.main, ['--help']),
+    (conductor_cmd.main, ['--help']),
+])
+def test_every_command_has_help(capsys, main, argv):
+    code, out, _ = run(main, argv, capsys)
+    assert code == 0
+    assert out.startswith('usage: ')
+
+
+@pytest.mark.parametrize('main,argv', [
+    (manage.main, []),
+    (manage.main, ['service', 'frobnicate']),
+    (manage.main, ['service', 'disable', 'only-host']),
+    (manage.main, ['service', 'list', '--format', 'xml']),
+    (compute.main, ['--fleet', '0']),
+    (compute.main, ['--fleet', 'many']),
+    (compute.main, ['--service-version', '-1']),
+])
+def test_bad_arguments_get_one_line_and_exit_2(capsys, main, argv):
+    code, _, err = run(main, argv, capsys)
+    assert code == 2
+    assert_one_line_error(err)
+    assert '--help' in err
+
+
+def test_bad_config_value_gets_one_line_and_exit_1(capsys, conf, tmp_path):
+    path = tmp_path / 'bad.conf'
+    path.write_text('[conductor]\nworkers = lots\n')
+    code, _, err = run(manage.main, ['--config-file', str(path), 'service',
+                                     'list'], capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert '[conductor] workers' in err
+
+
+def test_missing_config_file(capsys, conf, tmp_path):
+    code, _, err = run(conductor_cmd.main, [
+        '--config-file', str(tmp_path / 'nope.conf')], capsys)
+    assert code == 1
+    assert_one_line_error(err)
+
+
+def test_conductor_refuses_an_unsynced_database(capsys, conf, tmp_path):
+    conf.config(connection='sqlite:///%s' % (tmp_path / 'empty.sqlite'),
+                group='database')
+    code, _, err = run(conductor_cmd.main, [], capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert 'sgconductor-manage db sync' in err
+
+
+def test_no_conductor_exit_1_with_a_hint(capsys, db):
+    code, _, err = run(manage.main, ['service', 'list'], capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert 'sgconductor-conductor is running' in err
+
+
+def test_service_list_table_and_json(capsys, rpcapi, ctxt):
+    rpcapi.register_service(ctxt, report(host='cn1', version=4))
+    code, out, _ = run(manage.main, ['service', 'list'], capsys)
+    assert code == 0
+    header = out.splitlines()[1]
+    for column in ('Id', 'Binary', 'Host', 'Zone', 'Status', 'State',
+                   'Updated At', 'Disabled Reason', 'Forced Down',
+                   'Version', 'Last Seen Up'):
+        assert column in header
+    assert 'cn1' in out and ' up ' in out
+    code, out, _ = run(manage.main, ['service', 'list', '--format', 'json',
+                                     '--host', 'cn1'], capsys)
+    (service,) = json.loads(out)
+    assert {'id', 'uuid', 'binary', 'host', 'zone', 'status', 'state',
+            'updated_at', 'last_seen_up', 'disabled_reason', 'forced_down',
+            'version'} <= set(service)
+    assert service['version'] == 4
+
+
+def test_service_actions(capsys, rpcapi, ctxt):
+    rpcapi.register_service(ctxt, report(host='cn1', version=4))
+    rpcapi.register_service(ctxt, report(host='cn2', version=6))
+
+    def service(host):
+        # main() closes the process-wide transport, and with it the
+        # fixture's client: ask through a new one.
+        (found,) = conductor_rpcapi.ConductorAPI().service_get_all(
+            ctxt, host=host)
+        return found
+
+    assert run(manage.main, ['service', 'disable', 'cn1', 'nova-compute',
+                             '--reason', 'bad disk'], capsys)[0] == 0
+    assert service('cn1')['disabled_reason'] == 'bad disk'
+    assert run(manage.main, ['service', 'enable', 'cn1', 'nova-compute'],
+               capsys)[0] == 0
+    assert service('cn1')['status'] == 'enabled'
+    assert run(manage.main, ['service', 'force-down', 'cn1',
+                             'nova-compute'], capsys)[0] == 0
+    assert service('cn1')['state'] == 'down'
+    code, out, _ = run(manage.main, ['service', 'min-version', 'nova-compute',
+                                     '--format', 'json'], capsys)
+    assert json.loads(out) == {'nova-compute': 6}
+    assert run(manage.main, ['service', 'force-up', 'cn1', 'nova-compute'],
+               capsys)[0] == 0
+    assert service('cn1')['state'] == 'up'
+    code, out, _ = run(manage.main, ['service', 'max-version', 'nova-compute',
+                                     'nova-api'], capsys)
+    assert code == 0 and '6' in out and 'nova-api' in out
+    assert run(manage.main, ['service', 'delete', 'cn1', 'nova-compute'],
+               capsys)[0] == 0
+    code, _, err = run(manage.main, ['service', 'delete', 'cn1',
+                                     'nova-compute'], capsys)
+    assert code == 2
+    assert_one_line_error(err)
+    assert 'could not be found' in err
+
+
+def test_invalid_reason_is_refused_with_one_line(capsys, rpcapi, ctxt):
+    rpcapi.register_service(ctxt, report(host='cn1'))
+    code, _, err = run(manage.main, ['service', 'disable', 'cn1',
+                                     'nova-compute', '--reason', 'x' * 300],
+                       capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert 'disabled_reason' in err

@@ -1,0 +1,54 @@
+import filecmp
+import os
+
+from oslo_config import generator
+import pytest
+
+from sgconductor.conf import opts
+from sgconductor.conf import validate
+from sgconductor import exception
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+GENERATOR_CONF = os.path.join(ROOT, 'etc', 'sgconductor',
+                              'sgconductor-config-generator.conf')
+SAMPLE = os.path.join(ROOT, 'etc', 'sgconductor', 'sgconductor.conf.sample')
+
+
+def test_sample_config_is_in_sync_with_the_code(tmp_path):
+    output = tmp_path / 'sample.conf'
+    generator.main(['--config-file', GENERATOR_CONF,
+                    '--output-file', str(output)])
+    assert filecmp.cmp(str(output), SAMPLE, shallow=False), (
+        'etc/sgconductor/sgconductor.conf.sample is stale; regenerate it '
+        'with: tox -e genconfig')
+
+
+def test_list_opts_names_every_group():
+    groups = {getattr(g, 'name', g) for g, _ in opts.list_opts()}
+    assert groups == {'DEFAULT', 'conductor', 'servicegroup'}
+    for _, group_opts in opts.list_opts():
+        for opt in group_opts:
+            assert opt.help, '%s has no help text' % opt.name
+
+
+def test_good_config_passes(conf):
+    validate.check_all(conf.conf)
+
+
+@pytest.mark.parametrize('section,line,option', [
+    ('DEFAULT', 'report_interval = often', '[DEFAULT] report_interval'),
+    ('DEFAULT', 'service_down_time = 0', '[DEFAULT] service_down_time'),
+    ('servicegroup', 'driver = carrier-pigeon', '[servicegroup] driver'),
+    ('conductor', 'workers = -2', '[conductor] workers'),
+])
+def test_bad_value_is_named(conf, tmp_path, section, line, option):
+    path = tmp_path / 'bad.conf'
+    path.write_text('[%s]\n%s\n' % (section, line))
+    name = line.split(' =')[0]
+    conf.conf.clear_override(name, group=None if section == 'DEFAULT'
+                             else section)
+    conf.conf(['--config-file', str(path)], project='sgconductor')
+    with pytest.raises(exception.ConfigInvalid) as info:
+        validate.check_all(conf.conf)
+    assert str(info.value).startswith(
+        'Invalid configuration value for %s' % option)

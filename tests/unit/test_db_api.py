@@ -1,0 +1,126 @@
+import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from sgconductor.db import api as db_api
+from sgconductor import exception
+from tests.unit.conftest import report
+
+NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
+
+
+def upsert(dbapi, host='host1', binary='nova-compute', version=1, uuid=None,
+           now=NOW):
+    values = report(host, binary, version)
+    return dbapi.service_upsert(values, now, uuid)
+
+
+def test_first_report_creates_a_row(db):
+    service, outcome = upsert(db)
+    assert outcome == db_api.CREATED
+    assert service.report_count == 1
+    assert service.last_seen_up == NOW
+    assert service.uuid and service.id
+    assert not service.disabled and not service.forced_down
+
+
+def test_reports_update_the_row_and_count_exactly(db):
+    first, _ = upsert(db)
+    later = NOW + datetime.timedelta(seconds=10)
+    for _ in range(4):
+        service, outcome = upsert(db, version=2, now=later)
+    assert outcome == db_api.UPDATED
+    assert service.id == first.id
+    assert service.report_count == 5
+    assert service.version == 2
+    assert service.last_seen_up == later
+    assert len(db.service_get_all()) == 1
+
+
+def test_report_of_a_deleted_uuid_does_not_resurrect(db):
+    service, _ = upsert(db)
+    db.service_destroy('host1', 'nova-compute', NOW)
+    again, outcome = upsert(db, uuid=service.uuid)
+    assert (again, outcome) == (None, db_api.DELETED)
+    assert db.service_get_all() == []
+
+
+def test_a_restarted_service_registers_again_after_delete(db):
+    old, _ = upsert(db)
+    db.service_destroy('host1', 'nova-compute', NOW)
+    new, outcome = upsert(db)
+    assert outcome == db_api.CREATED
+    assert new.id != old.id and new.uuid != old.uuid
+
+
+def test_get_all_filters(db):
+    upsert(db, host='a', binary='nova-compute')
+    upsert(db, host='b', binary='nova-compute')
+    upsert(db, host='a', binary='nova-scheduler')
+    assert len(db.service_get_all()) == 3
+    assert {s.binary for s in db.service_get_all(host='a')} == {
+        'nova-compute', 'nova-scheduler'}
+    assert {s.host for s in db.service_get_all(binary='nova-compute')} == {
+        'a', 'b'}
+    assert db.service_get_all(host='a', binary='nova-compute')[0].host == 'a'
+
+
+def test_update_and_not_found(db):
+    upsert(db)
+    service = db.service_update('host1', 'nova-compute',
+                                {'disabled': True, 'disabled_reason': 'x'})
+    assert service.disabled and service.disabled_reason == 'x'
+    with pytest.raises(exception.ServiceNotFound):
+        db.service_update('nope', 'nova-compute', {'disabled': True})
+    with pytest.raises(exception.ServiceNotFound):
+        db.service_destroy('nope', 'nova-compute', NOW)
+
+
+def test_min_max_versions_skip_deleted_and_forced_down(db):
+    upsert(db, host='a', version=3)
+    upsert(db, host='b', version=5)
+    upsert(db, host='c', version=1)
+    upsert(db, host='d', version=9)
+    upsert(db, host='s', binary='nova-scheduler', version=7)
+    db.service_destroy('c', 'nova-compute', NOW)
+    db.service_update('d', 'nova-compute', {'forced_down': True})
+    binaries = ['nova-compute', 'nova-scheduler', 'nova-api']
+    assert db.service_get_min_versions(binaries) == {
+        'nova-compute': 3, 'nova-scheduler': 7, 'nova-api': None}
+    assert db.service_get_max_versions(binaries) == {
+        'nova-compute': 5, 'nova-scheduler': 7, 'nova-api': None}
+
+
+def test_min_version_is_one_aggregate_statement(db):
+    for i in range(20):
+        upsert(db, host='h%d' % i, version=i + 1)
+    statements = []
+
+    def record(conn, cursor, statement, params, context, executemany):
+        statements.append(statement)
+
+    engine = db.get_engine()
+    sa.event.listen(engine, 'before_cursor_execute', record)
+    try:
+        assert db.service_get_min_versions(['nova-compute']) == {
+            'nova-compute': 1}
+    finally:
+        sa.event.remove(engine, 'before_cursor_execute', record)
+    selects = [s for s in statements if s.lstrip().upper().startswith(
+        'SELECT')]
+    assert len(selects) == 1
+    assert 'min(' in selects[0].lower()
+    assert 'group by' in selects[0].lower()
+
+
+def test_unreachable_database_raises_database_unavailable(conf):
+    from sgconductor.db.sqlalchemy import api as sa_api
+    sa_api.configure(connection='sqlite:////nonexistent/dir/x.sqlite',
+                     max_retries=0)
+    try:
+        with pytest.raises(exception.DatabaseUnavailable):
+            sa_api.service_get_all()
+    finally:
+        sa_api.configure()
+

@@ -1,0 +1,122 @@
+"""The reporter against a real in-process conductor."""
+
+import logging
+import time
+
+import pytest
+
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor import reporter as sg_reporter
+from sgconductor import service as sg_service
+from tests.unit.test_manager import wait_for
+
+
+def make_loop(hosts, interval=0.2, version=1):
+    rpcapi = conductor_rpcapi.ConductorAPI()
+    reporters = [sg_reporter.Reporter(rpcapi, host, 'nova-compute',
+                                      service_version=version)
+                 for host in hosts]
+    return sg_reporter.ReportLoop(reporters, interval), rpcapi
+
+
+def by_host(rpcapi, ctxt):
+    return {s['host']: s for s in rpcapi.service_get_all(ctxt)}
+
+
+def test_fleet_registers_reports_and_sends_a_last_report(conductor, ctxt):
+    loop, rpcapi = make_loop(['a', 'b', 'c'])
+    loop.start()
+    try:
+        wait_for(lambda: len(by_host(rpcapi, ctxt)) == 3
+                 and all(s['report_count'] >= 3
+                         for s in by_host(rpcapi, ctxt).values()))
+    finally:
+        loop.stop()
+    counts = {h: s['report_count'] for h, s in by_host(rpcapi, ctxt).items()}
+    time.sleep(0.5)
+    after = {h: s['report_count'] for h, s in by_host(rpcapi, ctxt).items()}
+    assert after == counts, 'reports went on after stop()'
+    assert all(r.registered for r in loop.reporters)
+
+
+def test_first_reports_are_spread_over_one_interval(conductor, ctxt,
+                                                    monkeypatch):
+    delays = []
+    real_uniform = sg_reporter.random.uniform
+
+    def recording_uniform(low, high):
+        value = real_uniform(low, high)
+        delays.append((low, high, value))
+        return value
+
+    monkeypatch.setattr(sg_reporter.random, 'uniform', recording_uniform)
+    loop, rpcapi = make_loop(['a', 'b', 'c', 'd'], interval=5)
+    loop.start()
+    try:
+        wait_for(lambda: len(delays) == 4)
+    finally:
+        loop.stop(final_report=False)
+    assert all((low, high) == (0, 5) and 0 <= v <= 5
+               for low, high, v in delays)
+
+
+def test_lost_and_recovered_are_logged_once_each(db, ctxt, caplog):
+    caplog.set_level(logging.INFO, logger='sgconductor.reporter')
+    loop, rpcapi = make_loop(['a'])
+    loop.reporters[0].rpcapi.timeout = 0.3
+    loop.start()
+    try:
+        time.sleep(2.0)  # several registration attempts, no conductor
+        server = sg_service.create_server()
+        server.start()
+        try:
+            wait_for(lambda: loop.reporters[0].registered, timeout=10)
+            wait_for(lambda: by_host(rpcapi, ctxt)['a']['report_count'] >= 3)
+        finally:
+            server.stop()
+            server.wait()
+    finally:
+        loop.stop(final_report=False)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum('Lost contact' in m for m in messages) == 1
+    assert sum('recovered' in m for m in messages) == 1
+
+
+def test_deleted_service_stops_reporting(conductor, ctxt):
+    loop, rpcapi = make_loop(['a'])
+    rpcapi.register_service(ctxt, {'host': 'a', 'binary': 'nova-compute',
+                                   'version': 1})
+    reporter = loop.reporters[0]
+    reporter.register(ctxt)
+    rpcapi.service_delete(ctxt, 'a', 'nova-compute')
+    reporter.register(ctxt)
+    assert reporter.deleted
+    reporter.uuid = None  # a fresh process would register anew
+    reporter.deleted = False
+    reporter.register(ctxt)
+    assert by_host(rpcapi, ctxt)['a']['report_count'] == 1
+
+
+def test_reporter_survives_unexpected_errors(conductor, ctxt, caplog):
+    loop, rpcapi = make_loop(['a'])
+    calls = []
+
+    def broken(ctxt, payload):
+        calls.append(payload)
+        raise RuntimeError('boom')
+
+    rpcapi.report_state = broken
+    loop.start()
+    try:
+        wait_for(lambda: len(calls) >= 2)
+        assert loop._thread.is_alive()
+    finally:
+        loop.stop(final_report=False)
+    assert 'Unexpected error while reporting' in caplog.text
+
+
+@pytest.mark.parametrize('size,expected', [
+    (1, ['cn']), (3, ['cn-00001', 'cn-00002', 'cn-00003'])])
+def test_fleet_host_names(size, expected):
+    from sgconductor.cmd import compute
+    assert compute.fleet_hosts('cn', size) == expected

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Prepare this machine for sgconductor's functional tests (run as root).
+#
+# Makes sure PostgreSQL, MariaDB, RabbitMQ and Redis listen on 127.0.0.1
+# (starting the ones that do not), then creates the test user
+# sgconductor/sgconductor on both databases, allowed to create and drop
+# databases named sgconductor*, and the database sgconductor_test that the
+# functional tests connect to in order to create their own.
+#
+# Idempotent: running it again changes nothing and succeeds.
+#
+# Environment:
+#   SGCONDUCTOR_SETUP_TIMEOUT  seconds to wait for each server (default 60)
+
+set -euo pipefail
+
+TIMEOUT=${SGCONDUCTOR_SETUP_TIMEOUT:-60}
+DB_USER=sgconductor
+DB_PASSWORD=sgconductor
+DB_NAME=sgconductor_test
+
+say() { echo "test-setup: $*"; }
+die() { echo "test-setup: ERROR: $*" >&2; exit 1; }
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+listening() {
+    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# wait_for NAME CHECK-COMMAND...: poll CHECK-COMMAND until it succeeds or
+# TIMEOUT seconds have passed.
+wait_for() {
+    local name=$1
+    shift
+    local deadline=$((SECONDS + TIMEOUT))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            die "$name did not answer within ${TIMEOUT}s (check: $*)"
+        fi
+        sleep 1
+    done
+}
+
+# ensure_server NAME PORT READY-COMMAND START-COMMAND...
+ensure_server() {
+    local name=$1 port=$2 ready=$3
+    shift 3
+    if listening "$port"; then
+        say "$name already listens on 127.0.0.1:$port"
+    else
+        say "$name is not listening on 127.0.0.1:$port; starting it: $*"
+        "$@" || die "could not start $name ($*)"
+    fi
+    wait_for "$name on 127.0.0.1:$port" listening "$port"
+    wait_for "$name" bash -c "$ready"
+    say "$name is ready"
+}
+
+pg_start() {
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    [[ -n "$version" ]] || die "no cluster under /etc/postgresql"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+}
+
+mariadb_start() {
+    # /run is a tmpfs: the socket directory may be gone after a reboot.
+    install -d -o mysql -g mysql /run/mysqld
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+}
+
+rabbitmq_start() {
+    rabbitmq-server -detached
+}
+
+redis_start() {
+    install -d /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 \
+        --save "" --appendonly no --dir /var/lib/redis \
+        --logfile /var/log/redis/ci.log
+}
+
+ensure_server PostgreSQL 5432 'pg_isready -q -h 127.0.0.1 -p 5432' pg_start
+ensure_server MariaDB 3306 'mariadb-admin -uroot ping' mariadb_start
+ensure_server RabbitMQ 5672 'rabbitmq-diagnostics -q check_port_listener 5672' \
+    rabbitmq_start
+ensure_server Redis 6379 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG' \
+    redis_start
+
+# --- MariaDB: root through the unix socket (root over TCP may be refused).
+say "MariaDB: user $DB_USER@127.0.0.1 and @localhost, database $DB_NAME"
+mariadb -uroot <<SQL
+CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+ALTER USER '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
+ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+GRANT ALL PRIVILEGES ON \`sgconductor%\`.* TO '$DB_USER'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`sgconductor%\`.* TO '$DB_USER'@'localhost';
+CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` CHARACTER SET utf8mb4;
+FLUSH PRIVILEGES;
+SQL
+
+# --- PostgreSQL: the superuser through the unix socket.
+psql_admin() {
+    if psql -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1; then
+        psql -v ON_ERROR_STOP=1 -U postgres -d postgres -q "$@"
+    else
+        runuser -u postgres -- psql -v ON_ERROR_STOP=1 -d postgres -q "$@"
+    fi
+}
+
+say "PostgreSQL: role $DB_USER (LOGIN CREATEDB), database $DB_NAME"
+psql_admin <<SQL
+DO \$\$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
+        CREATE ROLE $DB_USER LOGIN PASSWORD '$DB_PASSWORD' CREATEDB;
+    ELSE
+        ALTER ROLE $DB_USER LOGIN PASSWORD '$DB_PASSWORD' CREATEDB;
+    END IF;
+END
+\$\$;
+SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER'
+    WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME')
+\gexec
+ALTER DATABASE $DB_NAME OWNER TO $DB_USER;
+SQL
+
+# --- Prove the test user really gets in over TCP, as the tests will.
+say "checking that $DB_USER can log in over TCP"
+MYSQL_PWD=$DB_PASSWORD mariadb -h 127.0.0.1 -P 3306 -u "$DB_USER" "$DB_NAME" \
+    -e 'SELECT 1' >/dev/null \
+    || die "MariaDB: $DB_USER cannot log in to $DB_NAME over 127.0.0.1"
+PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p 5432 -U "$DB_USER" -d "$DB_NAME" \
+    -Atqc 'SELECT 1' >/dev/null \
+    || die "PostgreSQL: $DB_USER cannot log in to $DB_NAME over 127.0.0.1"
+
+say "done"
