@@ -176,9 +176,9 @@ class Deployment:
         poll('%s to register' % self.host(name), lambda: reporter.registered,
              CONF.conductor.call_timeout + SLACK)
 
-    def stop_reporter(self, name):
-        """Stop reporting; the loop sends a last report first."""
-        self.loops.pop(name).stop()
+    def stop_reporter(self, name, final_report=True):
+        """Stop reporting, by default with a last report (a cast)."""
+        self.loops.pop(name).stop(final_report)
 
     def services(self):
         """The demo's services, as an operator lists them (over RPC)."""
@@ -255,7 +255,9 @@ def step_upgrade(d):
             'The API side sees minimum %s version %s. %s restarts with '
             'version %s\n  and registers again: same row, new version.'
             % (COMPUTE, d.watcher.value, host, NEW_VERSION))
-    d.stop_reporter(UPGRADED)
+    # No last report: that cast could land after the new registration
+    # and briefly put the old version back.
+    d.stop_reporter(UPGRADED, final_report=False)
     d.start_reporter(UPGRADED, COMPUTE, NEW_VERSION)
     d.watcher.wait_for(NEW_VERSION)
     show(d.wait_listing('%s at version %s' % (host, NEW_VERSION),
@@ -287,20 +289,18 @@ STEPS = (step_all_up, step_one_stops, step_upgrade, step_disable,
          step_delete)
 
 
-def configure(embedded, run_id):
+def configure(tmpdir, run_id):
     """Point cfg.CONF at this run's transport, database, topic and timings.
 
-    The topic is unique per run so that a real conductor on the same
-    broker never sees the demo's messages. Returns the temporary directory
-    of the embedded database, or None when the configured one is used.
+    With a temporary directory, the embedded transport and database; the
+    configured ones otherwise. The topic is unique per run so that a real
+    conductor on the same broker never sees the demo's messages.
     """
     # oslo.messaging registers these (the same ones) only when it builds
     # a transport, which is after the overrides.
     for group, opts in messaging_opts.list_opts():
         CONF.register_opts(opts, group=group)
-    tmpdir = None
-    if embedded:
-        tmpdir = tempfile.mkdtemp(prefix='sgconductor-demo-')
+    if tmpdir is not None:
         CONF.set_override('transport_url', EMBEDDED_TRANSPORT_URL)
         CONF.set_override('connection', 'sqlite:///' + os.path.join(
             tmpdir, 'sgconductor.sqlite'), group='database')
@@ -312,7 +312,6 @@ def configure(embedded, run_id):
     CONF.set_override('service_down_time', SERVICE_DOWN_TIME)
     CONF.set_override('topic', '%s-demo-%s' % (CONF.conductor.topic, run_id),
                       group='conductor')
-    return tmpdir
 
 
 def introduce(embedded):
@@ -337,12 +336,14 @@ def run(embedded):
 
     ``embedded`` selects the in-memory transport and a temporary SQLite
     database; otherwise the configured ones are used and the demo's
-    services (on hosts demo-<run id>-...) are deleted at the end.
+    services (on hosts demo-<run id>-...) are deleted at the end. The
+    overrides stay on cfg.CONF: the demo is meant to be a whole process.
     """
     run_id = uuid.uuid4().hex[:6]
-    tmpdir = configure(embedded, run_id)
     deployment = Deployment('' if embedded else 'demo-%s-' % run_id)
+    tmpdir = tempfile.mkdtemp(prefix='sgconductor-demo-') if embedded else None
     try:
+        configure(tmpdir, run_id)
         introduce(embedded)
         deployment.start_conductor()
         for step in STEPS:

@@ -43,10 +43,6 @@ def cleanup():
     if _TRANSPORT is not None:
         _TRANSPORT.cleanup()
         _TRANSPORT = None
-_BROKER_SEEN = False
-
-# How long a client waits for the broker to accept a TCP connection.
-BROKER_CONNECT_TIMEOUT = 5
 
 
 def ensure_broker_reachable():

@@ -25,6 +25,18 @@ def _servers():
             server.dispose()
 
 
+@pytest.fixture(scope='session')
+def broker():
+    """Fails (never skips) the tests that need RabbitMQ if it is not up."""
+    problem = sg_deployment.broker_problem()
+    if problem:
+        pytest.fail('cannot log in to RabbitMQ at %s (set '
+                    'SGCONDUCTOR_TEST_TRANSPORT_URL to override): %s; run '
+                    'tools/test-setup.sh'
+                    % (databases.safe_url(sg_deployment.TRANSPORT_URL),
+                       problem), pytrace=False)
+
+
 @pytest.fixture(params=databases.BACKENDS)
 def backend(request):
     return request.param
@@ -54,7 +66,7 @@ def _track(request, deployment):
 
 
 @pytest.fixture
-def unsynced_deployment(request, database, tmp_path):
+def unsynced_deployment(request, broker, database, tmp_path):
     """A deployment on an empty database (no ``db sync`` run)."""
     deployment = sg_deployment.Deployment(tmp_path, database)
     _track(request, deployment)
@@ -70,7 +82,7 @@ def deployment(unsynced_deployment):
 
 
 @pytest.fixture
-def brokered_deployment(request, tmp_path):
+def brokered_deployment(request, broker, tmp_path):
     """A deployment with no database, for CLI commands that never open it."""
     deployment = sg_deployment.Deployment(tmp_path)
     _track(request, deployment)

@@ -61,11 +61,14 @@ class Server:
         except Exception as exc:
             self.engine.dispose()
             text = str(exc).strip().splitlines()
+            reason = text[0] if text else type(exc).__name__
+            if self.url.password:
+                reason = reason.replace(self.url.password, '***')
             raise Unreachable(
                 'cannot use the %s test database %s (set %s to override): '
                 '%s; run tools/test-setup.sh'
                 % (backend, safe_url(self.url), URL_ENV[backend],
-                   text[0] if text else type(exc).__name__)) from exc
+                   reason)) from exc
 
     def _quote(self, name):
         return self.engine.dialect.identifier_preparer.quote_identifier(name)

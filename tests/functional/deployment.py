@@ -10,7 +10,10 @@ import json
 import os
 import subprocess
 import time
+import urllib.parse
 import uuid
+
+import amqp
 
 from tests.functional import databases
 from tests.functional import processes
@@ -29,6 +32,29 @@ MANAGE_TIMEOUT = CALL_TIMEOUT + 25
 CONDUCTOR_START_TIMEOUT = 30
 
 CONDUCTOR_READY = 'consuming topic'
+
+
+def _amqp_connection(transport_url):
+    """An unopened amqp.Connection to the (first) broker of a rabbit://
+    transport URL."""
+    url = urllib.parse.urlsplit(transport_url.split(',')[0])
+    return amqp.Connection(
+        host='%s:%s' % (url.hostname, url.port or 5672),
+        userid=urllib.parse.unquote(url.username or 'guest'),
+        password=urllib.parse.unquote(url.password or 'guest'),
+        virtual_host=urllib.parse.unquote(url.path[1:] or '/'),
+        connect_timeout=2)
+
+
+def broker_problem(transport_url=TRANSPORT_URL):
+    """None if the broker accepts an AMQP login, else why not."""
+    conn = _amqp_connection(transport_url)
+    try:
+        conn.connect()
+    except (OSError, amqp.AMQPError) as exc:
+        return '%s: %s' % (type(exc).__name__, exc)
+    conn.close()
+    return None
 
 
 def _ini(sections):
@@ -67,7 +93,10 @@ class Deployment:
             },
             'conductor': {'topic': self.topic,
                           'call_timeout': CALL_TIMEOUT},
-            'oslo_messaging_rabbit': {'amqp_auto_delete': 'true'},
+            # Reply queues of finished CLI runs expire after a minute
+            # instead of oslo.messaging's default half hour.
+            'oslo_messaging_rabbit': {'amqp_auto_delete': 'true',
+                                      'rabbit_transient_queues_ttl': 60},
             'database': ({'connection': db_url.render_as_string(
                 hide_password=False)} if db_url is not None else {}),
         })
@@ -205,5 +234,23 @@ class Deployment:
         return '\n'.join(parts)
 
     def cleanup(self):
-        for process in reversed(self.processes):
-            process.cleanup()
+        processes.cleanup_all(self.processes)
+        self._delete_exchange()
+
+    def _delete_exchange(self):
+        """Delete the control exchange if nothing is bound to it.
+
+        An auto-delete exchange goes away with its last queue binding, but
+        one that only ever saw a publisher (a CLI with no conductor) never
+        had one.
+        """
+        conn = _amqp_connection(self.transport_url)
+        try:
+            conn.connect()
+        except (OSError, amqp.AMQPError):
+            return  # no broker there: nothing was declared either
+        try:
+            conn.channel().exchange_delete(self.topic, if_unused=True)
+            conn.close()
+        except (OSError, amqp.AMQPError):
+            conn.collect()

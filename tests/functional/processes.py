@@ -14,7 +14,7 @@ import sys
 import time
 
 # Seconds a process gets after SIGTERM during cleanup before SIGKILL.
-CLEANUP_GRACE = 5
+CLEANUP_GRACE = 3
 
 
 def console_script(name):
@@ -26,6 +26,15 @@ def console_script(name):
             'environment that runs pytest (pip install -e .)'
             % (name, sys.executable))
     return path
+
+
+def cleanup_all(children, grace=CLEANUP_GRACE):
+    """Clean up many processes at once: one grace period for all."""
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + grace
+    for child in children:
+        child.cleanup(max(0.0, deadline - time.monotonic()))
 
 
 def tail(path, lines=60):
@@ -132,15 +141,19 @@ class Process:
         self.stop_seconds = time.monotonic() - started
         return status
 
-    def cleanup(self):
+    def terminate(self):
+        """Start cleaning up: SIGTERM the whole group (no wait)."""
+        if self.popen is not None and not self._has_exited():
+            self._signal_group(signal.SIGTERM)
+
+    def cleanup(self, grace=CLEANUP_GRACE):
         """Terminate the whole group: SIGTERM, bounded wait, SIGKILL."""
         if self.popen is None or self.popen.returncode is not None:
             return
-        if not self._has_exited():
-            self._signal_group(signal.SIGTERM)
-            if not self._wait_exit(CLEANUP_GRACE):
-                self._signal_group(signal.SIGKILL)
-                self._wait_exit(CLEANUP_GRACE)
+        self.terminate()
+        if not self._wait_exit(grace):
+            self._signal_group(signal.SIGKILL)
+            self._wait_exit(CLEANUP_GRACE)
         self._reap()
 
     def describe(self, lines=60):

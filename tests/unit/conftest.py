@@ -7,17 +7,17 @@ its own overrides, its own conductor topic and a fresh database.
 
 import uuid
 
+import pytest
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslo_messaging import conffixture as messaging_fixture
-import pytest
 
-from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor import conf as sg_conf  # noqa: F401  (registers options)
-from sgconductor.db import migration
-from sgconductor.db.sqlalchemy import api as sa_api
 from sgconductor import rpc
 from sgconductor import service
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.db import migration
+from sgconductor.db.sqlalchemy import api as sa_api
 
 CONF = cfg.CONF
 

@@ -1,12 +1,12 @@
 import filecmp
 import os
 
-from oslo_config import generator
 import pytest
+from oslo_config import generator
 
+from sgconductor import exception
 from sgconductor.conf import opts
 from sgconductor.conf import validate
-from sgconductor import exception
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 GENERATOR_CONF = os.path.join(ROOT, 'etc', 'sgconductor',

@@ -3,8 +3,8 @@ import datetime
 import pytest
 import sqlalchemy as sa
 
-from sgconductor.db import api as db_api
 from sgconductor import exception
+from sgconductor.db import api as db_api
 from tests.unit.conftest import report
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)

@@ -121,7 +121,7 @@ def test_unreachable_broker_is_one_line_and_exit_1(tmp_path):
 
 def test_help_explains_both_modes():
     text = demo_cmd._parser().format_help()
-    for expected in ('kombu+memory:////', '--config-file', '-demo-<run',
+    for expected in ('kombu+memory:////', '--config-file', '-demo-<id>',
                      'service_down_time'):
         assert expected in text
 

@@ -5,16 +5,16 @@ import logging
 import time
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 from oslo_utils import timeutils
-import pytest
 
+from sgconductor import exception
 from sgconductor.conductor import manager
 from sgconductor.conductor import rpcapi as conductor_rpcapi
-from sgconductor import exception
 from tests.unit.conftest import report
 
 

@@ -4,13 +4,13 @@ PostgreSQL."""
 import tempfile
 import unittest
 
-from oslo_db.sqlalchemy import test_migrations
 import pytest
 import sqlalchemy as sa
+from oslo_db.sqlalchemy import test_migrations
 
+from sgconductor import exception
 from sgconductor.db import migration
 from sgconductor.db.sqlalchemy import models
-from sgconductor import exception
 
 
 @pytest.fixture

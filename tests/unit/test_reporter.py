@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor import reporter as sg_reporter
 from sgconductor import service as sg_service
+from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.unit.test_manager import wait_for
 
 
@@ -32,10 +32,20 @@ def test_fleet_registers_reports_and_sends_a_last_report(conductor, ctxt):
                          for s in by_host(rpcapi, ctxt).values()))
     finally:
         loop.stop()
-    counts = {h: s['report_count'] for h, s in by_host(rpcapi, ctxt).items()}
-    time.sleep(0.5)
-    after = {h: s['report_count'] for h, s in by_host(rpcapi, ctxt).items()}
-    assert after == counts, 'reports went on after stop()'
+
+    def counts():
+        return {h: s['report_count']
+                for h, s in by_host(rpcapi, ctxt).items()}
+
+    # The last reports are casts: let them land, then nothing may follow.
+    def settled():
+        before = counts()
+        time.sleep(0.3)
+        return before if counts() == before else None
+
+    final = wait_for(settled)
+    time.sleep(3 * loop.interval)
+    assert counts() == final, 'reports went on after stop()'
     assert all(r.registered for r in loop.reporters)
 
 
@@ -120,3 +130,14 @@ def test_reporter_survives_unexpected_errors(conductor, ctxt, caplog):
 def test_fleet_host_names(size, expected):
     from sgconductor.cmd import compute
     assert compute.fleet_hosts('cn', size) == expected
+
+
+def test_stop_sends_a_last_report(conductor, ctxt, monkeypatch):
+    # First report due in a minute: only stop() can send one before that.
+    monkeypatch.setattr(sg_reporter.random, 'uniform', lambda low, high: high)
+    loop, rpcapi = make_loop(['a'], interval=60)
+    loop.start()
+    wait_for(lambda: loop.reporters[0].registered)
+    assert by_host(rpcapi, ctxt)['a']['report_count'] == 1
+    loop.stop()
+    wait_for(lambda: by_host(rpcapi, ctxt)['a']['report_count'] == 2)

@@ -3,8 +3,8 @@ import logging
 import types
 from unittest import mock
 
-from oslo_utils import timeutils
 import pytest
+from oslo_utils import timeutils
 
 from sgconductor.servicegroup import api as servicegroup_api
 from sgconductor.servicegroup.drivers import db as db_driver
