@@ -22,7 +22,6 @@ import uuid
 
 from oslo_config import cfg
 from oslo_log import log as logging
-from oslo_messaging import opts as messaging_opts
 
 from sgconductor import exception
 from sgconductor import reporter as sg_reporter
@@ -296,10 +295,6 @@ def configure(tmpdir, run_id):
     configured ones otherwise. The topic is unique per run so that a real
     conductor on the same broker never sees the demo's messages.
     """
-    # oslo.messaging registers these (the same ones) only when it builds
-    # a transport, which is after the overrides.
-    for group, opts in messaging_opts.list_opts():
-        CONF.register_opts(opts, group=group)
     if tmpdir is not None:
         CONF.set_override('transport_url', EMBEDDED_TRANSPORT_URL)
         CONF.set_override('connection', 'sqlite:///' + os.path.join(

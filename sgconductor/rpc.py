@@ -65,7 +65,8 @@ def ensure_broker_reachable():
             transport='pyamqp', connect_timeout=BROKER_CONNECT_TIMEOUT,
             ssl=CONF.oslo_messaging_rabbit.ssl)
         try:
-            broker.connect()
+            # One attempt: connect() would wait 2 s and try again.
+            broker.ensure_connection(max_retries=0)
         except Exception as exc:
             errors.append('%s:%s: %s' % (host.hostname, host.port, exc))
             continue

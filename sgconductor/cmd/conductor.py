@@ -1,6 +1,7 @@
 """sgconductor-conductor: the only writer of the services table."""
 
 from sgconductor import exception
+from sgconductor import rpc
 from sgconductor import service
 from sgconductor.cmd import common
 from sgconductor.db import migration
@@ -16,6 +17,7 @@ def main(argv=None):
     common.setup(parser, argv)
     try:
         migration.check_at_head()
-    except exception.SGConductorException as exc:
+        rpc.ensure_broker_reachable()
+    except (exception.SGConductorException, OSError) as exc:
         common.fail(PROG, exc)
     service.serve(common.CONF.conductor.workers)

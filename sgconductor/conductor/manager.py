@@ -102,10 +102,14 @@ class ConductorManager:
         try:
             service, outcome = self._upsert(report)
         except exception.SGConductorException as exc:
-            LOG.warning('Registration refused: %s', exc)
-            raise
-        return {'outcome': outcome,
-                'service': service and self._primitive(service)}
+            refused = exc
+        else:
+            return {'outcome': outcome,
+                    'service': service and self._primitive(service)}
+        # Logged outside the except block: oslo.log would append the
+        # exception being handled and repeat the message.
+        LOG.warning('Registration refused: %s', refused)
+        raise refused
 
     @messaging.expose
     def report_state(self, context, **report):
@@ -116,12 +120,13 @@ class ConductorManager:
         """
         try:
             self._upsert(report)
+            return
         except exception.InvalidReport as exc:
-            LOG.warning('Dropped report: %s', exc)
+            dropped = exc
         except exception.DatabaseUnavailable as exc:
-            LOG.warning('Dropped a report of %(binary)r on %(host)r: %(exc)s',
-                        {'binary': report.get('binary'),
-                         'host': report.get('host'), 'exc': exc})
+            dropped = '%s (a report of %r on %r)' % (
+                exc, report.get('binary'), report.get('host'))
+        LOG.warning('Dropped report: %s', dropped)
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,

@@ -7,6 +7,7 @@ this project never creates one.
 
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_messaging import opts as messaging_opts
 
 from sgconductor.conf import conductor
 from sgconductor.conf import database
@@ -20,3 +21,8 @@ conductor.register_opts(CONF)
 database.register_opts(CONF)
 servicegroup.register_opts(CONF)
 logging.register_options(CONF)
+# oslo.messaging registers transport_url and its driver options only when
+# it builds a transport; registering the same options now lets config files
+# be checked, and transport_url be read, before that.
+for _group, _opts in messaging_opts.list_opts():
+    CONF.register_opts(_opts, group=_group)

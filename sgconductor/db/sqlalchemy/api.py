@@ -154,7 +154,7 @@ def service_upsert(values, now, uuid=None):
             return None, db_api.DELETED
         service = models.Service(
             uuid=uuidutils.generate_uuid(), report_count=1,
-            last_seen_up=now, created_at=now, **values)
+            last_seen_up=now, created_at=now, updated_at=now, **values)
         session.add(service)
         session.flush()
         return service, db_api.CREATED
