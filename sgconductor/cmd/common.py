@@ -28,24 +28,18 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, '%s: error: %s (see --help)\n' % (self.prog, message))
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not an integer' % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('%r must be at least 1' % text)
-    return value
-
-
-def non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not an integer' % text)
-    if value < 0:
-        raise argparse.ArgumentTypeError('%r must not be negative' % text)
-    return value
+def int_at_least(minimum):
+    """An argparse type: an integer no lower than ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError('%r is not an integer' % text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError('%r must be at least %d'
+                                             % (text, minimum))
+        return value
+    return parse
 
 
 def make_parser(prog, description):

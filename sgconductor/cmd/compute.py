@@ -32,11 +32,11 @@ def _parser():
     parser.add_argument('--zone',
                         help='Availability zone to report (default: '
                              '[DEFAULT] default_availability_zone).')
-    parser.add_argument('--service-version', type=common.non_negative_int,
+    parser.add_argument('--service-version', type=common.int_at_least(0),
                         default=version.SERVICE_VERSION,
                         help='Service version to report (default: this '
                              'code\'s own, %(default)s).')
-    parser.add_argument('--fleet', type=common.positive_int, default=1,
+    parser.add_argument('--fleet', type=common.int_at_least(1), default=1,
                         metavar='N',
                         help='Simulate N services on hosts HOST-00001 .. '
                              'HOST-N from this one process.')

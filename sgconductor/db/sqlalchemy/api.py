@@ -172,12 +172,17 @@ def service_get_all(host=None, binary=None):
         return list(session.execute(stmt).scalars())
 
 
+def _get_live_for_update(session, host, binary):
+    service = _get_live(session, host, binary, for_update=True)
+    if service is None:
+        raise exception.ServiceNotFound(host=host, binary=binary)
+    return service
+
+
 @_translate_db_errors
 def service_update(host, binary, values):
     with _writer() as session:
-        service = _get_live(session, host, binary, for_update=True)
-        if service is None:
-            raise exception.ServiceNotFound(host=host, binary=binary)
+        service = _get_live_for_update(session, host, binary)
         service.update(values)
         session.flush()
         return service
@@ -186,9 +191,7 @@ def service_update(host, binary, values):
 @_translate_db_errors
 def service_destroy(host, binary, now):
     with _writer() as session:
-        service = _get_live(session, host, binary, for_update=True)
-        if service is None:
-            raise exception.ServiceNotFound(host=host, binary=binary)
+        service = _get_live_for_update(session, host, binary)
         service.deleted = service.id
         service.deleted_at = now
         session.flush()
