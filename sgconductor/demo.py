@@ -31,6 +31,7 @@ from sgconductor.cmd import manage
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.db import migration
 from sgconductor.db.sqlalchemy import api as sa_api
+from sgconductor.servicegroup import api as servicegroup_api
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class Deployment:
         self.ctxt = conductor_rpcapi.admin_context()
         self.started = time.monotonic()
         self.server = self.rpcapi = self.watcher = None
+        self.servicegroup = None
         self.loops = {}
 
     def host(self, name):
@@ -156,6 +158,8 @@ class Deployment:
     def start_conductor(self):
         """The conductor's RPC server, in this process (no cotyledon)."""
         rpc.ensure_broker_reachable()
+        self.servicegroup = servicegroup_api.API()
+        self.servicegroup.check()
         self.server = service.create_server()
         self.server.start()
         self.rpcapi = conductor_rpcapi.ConductorAPI()
@@ -168,7 +172,8 @@ class Deployment:
         reporter = sg_reporter.Reporter(
             self.rpcapi, self.host(name), binary, topic=binary,
             service_version=version,
-            availability_zone=CONF.default_availability_zone)
+            availability_zone=CONF.default_availability_zone,
+            membership=self.servicegroup.join(binary, self.host(name)))
         self.loops[name] = sg_reporter.ReportLoop([reporter],
                                                   CONF.report_interval)
         self.loops[name].start()

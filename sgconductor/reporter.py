@@ -11,8 +11,15 @@ from one thread, which is how a single agent process can simulate a fleet:
     ...
     loop.stop()          # sends a last report for every reporter
 
-The loop never dies: losing the conductor or the broker is logged once,
-recovery once, anything unexpected is logged and the schedule kept.
+The loop never dies: losing the conductor, the broker or the liveness
+backend is logged once, recovery once, anything unexpected is logged and
+the schedule kept.
+
+With a servicegroup driver that has a membership backend (tooz), each
+reporter also joins its group after registering, and checks before every
+report that it is still a member: one that was dropped (its session
+expired, or an operator deleted it and the conductor removed it) registers
+again, and either rejoins or learns that it was deleted and stops.
 """
 
 import heapq
@@ -22,10 +29,12 @@ import threading
 import time
 
 from oslo_log import log as logging
+from tooz import coordination
 
 from sgconductor import exception
 from sgconductor import version
 from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.servicegroup.drivers import base as servicegroup_base
 
 LOG = logging.getLogger(__name__)
 
@@ -35,8 +44,9 @@ class Reporter:
 
     def __init__(self, rpcapi, host, binary, topic=None,
                  service_version=version.SERVICE_VERSION,
-                 availability_zone=None):
+                 availability_zone=None, membership=None):
         self.rpcapi = rpcapi
+        self.membership = membership or servicegroup_base.Membership()
         self.report = {'host': host, 'binary': binary, 'topic': topic,
                        'version': service_version,
                        'availability_zone': availability_zone}
@@ -60,6 +70,7 @@ class Reporter:
             LOG.error('Service %(binary)s on %(host)s was deleted by an '
                       'operator; it stops reporting until it is restarted.',
                       self.report)
+            self.membership.leave()
             return
         self.uuid = result['service']['uuid']
         LOG.info('Registered %(binary)s on %(host)s as service %(id)s.',
@@ -68,6 +79,42 @@ class Reporter:
     def transmit(self, ctxt):
         """Cast one report_state; raises ConductorUnavailable."""
         self.rpcapi.report_state(ctxt, self._payload())
+
+    def join(self, ctxt):
+        """Join the membership backend; raises tooz.ToozError."""
+        self.membership.join()
+
+    def leave(self, ctxt):
+        """Leave the membership backend; raises tooz.ToozError."""
+        self.membership.leave()
+
+    def check_membership(self, ctxt):
+        """Register and rejoin if the backend dropped this service."""
+        if self.membership.is_member():
+            return
+        LOG.warning('%(binary)s on %(host)s is no longer a member of its '
+                    'group; registering again.', self.report)
+        self.register(ctxt)
+        if not self.deleted:
+            self.membership.join()
+
+
+class _Outage:
+    """Logs the loss of a peer once and its recovery once."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.lost = False
+
+    def failed(self, error):
+        if not self.lost:
+            self.lost = True
+            LOG.error('Lost contact with %s: %s', self.peer, error)
+
+    def succeeded(self):
+        if self.lost:
+            self.lost = False
+            LOG.info('Contact with %s recovered.', self.peer)
 
 
 class ReportLoop:
@@ -83,7 +130,8 @@ class ReportLoop:
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None
-        self._lost = False
+        self._conductor = _Outage('the conductor')
+        self._backend = _Outage('the liveness backend')
         self._ctxt = conductor_rpcapi.admin_context()
 
     def start(self):
@@ -96,10 +144,11 @@ class ReportLoop:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if final_report:
-            for reporter in self.reporters:
-                if reporter.registered and not reporter.deleted:
+        for reporter in self.reporters:
+            if reporter.registered and not reporter.deleted:
+                if final_report:
                     self._attempt(reporter.transmit)
+                self._attempt(reporter.leave)
 
     def _run(self):
         sequence = itertools.count()
@@ -118,27 +167,31 @@ class ReportLoop:
 
     def _tick(self, reporter):
         """Do the reporter's next step; return seconds to its next one."""
-        if reporter.registered:
-            self._attempt(reporter.transmit)
-            return self.interval
-        if not self._attempt(reporter.register):
-            return self.interval
+        if not reporter.registered:
+            if not self._attempt(reporter.register, self._conductor):
+                return self.interval
+            if reporter.deleted:
+                return None
+            self._attempt(reporter.join, self._backend)
+            return random.uniform(0, self.interval)
+        self._attempt(reporter.check_membership, self._backend)
         if reporter.deleted:
             return None
-        return random.uniform(0, self.interval)
+        self._attempt(reporter.transmit, self._conductor)
+        return self.interval
 
-    def _attempt(self, step):
+    def _attempt(self, step, outage=None):
+        """Run one step; True if it worked. Never raises."""
         try:
             step(self._ctxt)
         except exception.ConductorUnavailable as exc:
-            if not self._lost:
-                self._lost = True
-                LOG.error('Lost contact with the conductor: %s', exc)
-            return False
+            self._conductor.failed(exc)
+        except coordination.ToozError as exc:
+            self._backend.failed(exc)
         except Exception:
             LOG.exception('Unexpected error while reporting; will retry.')
-            return False
-        if self._lost:
-            self._lost = False
-            LOG.info('Contact with the conductor recovered.')
-        return True
+        else:
+            if outage is not None:
+                outage.succeeded()
+            return True
+        return False

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Prepare this machine for sgconductor's functional tests (run as root).
 #
-# Makes sure PostgreSQL, MariaDB, RabbitMQ and Redis listen on 127.0.0.1
-# (starting the ones that do not), then creates the test user
+# Installs ZooKeeper, memcached and etcd from Debian's packages if they are
+# missing, makes sure PostgreSQL, MariaDB, RabbitMQ, Redis, ZooKeeper,
+# memcached and etcd listen on 127.0.0.1 (starting the ones that do not, on
+# 127.0.0.1 only), then creates the test user
 # sgconductor/sgconductor on both databases, allowed to create and drop
 # databases named sgconductor*, and the database sgconductor_test that the
 # functional tests connect to in order to create their own.
@@ -15,6 +17,8 @@
 set -euo pipefail
 
 TIMEOUT=${SGCONDUCTOR_SETUP_TIMEOUT:-60}
+# State of the servers this script starts itself.
+STATE_DIR=/var/lib/sgconductor-test
 DB_USER=sgconductor
 DB_PASSWORD=sgconductor
 DB_NAME=sgconductor_test
@@ -80,12 +84,72 @@ redis_start() {
         --logfile /var/log/redis/ci.log
 }
 
+# --- Liveness backends for the tooz servicegroup driver.
+install_packages() {
+    local missing=()
+    command -v memcached >/dev/null || missing+=(memcached)
+    command -v etcd >/dev/null || missing+=(etcd-server)
+    command -v curl >/dev/null || missing+=(curl)
+    [[ -x /usr/share/zookeeper/bin/zkServer.sh ]] || missing+=(zookeeper)
+    ((${#missing[@]})) || return 0
+    say "installing ${missing[*]} from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+zookeeper_start() {
+    # Our own config: tickTime 500 ms lets clients ask for 2 s sessions
+    # (ZooKeeper grants 2 to 20 ticks), no admin server (it would listen on
+    # every interface), JMX off.
+    local dir=$STATE_DIR/zookeeper
+    install -d "$dir/data"
+    cat >"$dir/zoo.cfg" <<CFG
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=$dir/data
+clientPort=2181
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+CFG
+    JMXDISABLE=true ZOO_LOG_DIR=$dir ZOOPIDFILE=$dir/zookeeper.pid \
+        /usr/share/zookeeper/bin/zkServer.sh start "$dir/zoo.cfg" >/dev/null
+}
+
+memcached_start() {
+    memcached -d -u memcache -l 127.0.0.1 -p 11211 -U 0 -m 64
+}
+
+etcd_start() {
+    local dir=$STATE_DIR/etcd
+    install -d "$dir"
+    setsid etcd --name sgconductor-test --data-dir "$dir/data" \
+        --listen-client-urls http://127.0.0.1:2379 \
+        --advertise-client-urls http://127.0.0.1:2379 \
+        --listen-peer-urls http://127.0.0.1:2380 \
+        --initial-advertise-peer-urls http://127.0.0.1:2380 \
+        --initial-cluster sgconductor-test=http://127.0.0.1:2380 \
+        >"$dir/etcd.log" 2>&1 </dev/null &
+}
+
+install_packages
+
 ensure_server PostgreSQL 5432 'pg_isready -q -h 127.0.0.1 -p 5432' pg_start
 ensure_server MariaDB 3306 'mariadb-admin -uroot ping' mariadb_start
 ensure_server RabbitMQ 5672 'rabbitmq-diagnostics -q check_port_listener 5672' \
     rabbitmq_start
 ensure_server Redis 6379 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG' \
     redis_start
+ensure_server ZooKeeper 2181 \
+    'echo ruok | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/2181; cat >&3; cat <&3" | grep -q imok' \
+    zookeeper_start
+ensure_server memcached 11211 \
+    'printf "version\r\n" | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/11211; cat >&3; head -c 7 <&3" | grep -q VERSION' \
+    memcached_start
+ensure_server etcd 2379 'curl -fsS http://127.0.0.1:2379/health | grep -q true' \
+    etcd_start
 
 # --- MariaDB: root through the unix socket (root over TCP may be refused).
 say "MariaDB: user $DB_USER@127.0.0.1 and @localhost, database $DB_NAME"

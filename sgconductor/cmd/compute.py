@@ -13,6 +13,7 @@ from sgconductor import rpc
 from sgconductor import version
 from sgconductor.cmd import common
 from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.servicegroup import api as servicegroup_api
 
 PROG = 'sgconductor-compute'
 
@@ -53,11 +54,13 @@ def main(argv=None):
     args = common.setup(_parser(), argv)
     conf = common.CONF
     rpcapi = conductor_rpcapi.ConductorAPI()
+    servicegroup = servicegroup_api.API()
     reporters = [
         sg_reporter.Reporter(
             rpcapi, host, args.binary, topic=args.topic or args.binary,
             service_version=args.service_version,
-            availability_zone=args.zone or conf.default_availability_zone)
+            availability_zone=args.zone or conf.default_availability_zone,
+            membership=servicegroup.join(args.binary, host))
         for host in fleet_hosts(args.host or conf.host, args.fleet)]
     loop = sg_reporter.ReportLoop(reporters, conf.report_interval)
     stopping = threading.Event()

@@ -5,6 +5,7 @@ from sgconductor import rpc
 from sgconductor import service
 from sgconductor.cmd import common
 from sgconductor.db import migration
+from sgconductor.servicegroup import api as servicegroup_api
 
 PROG = 'sgconductor-conductor'
 
@@ -18,6 +19,7 @@ def main(argv=None):
     try:
         migration.check_at_head()
         rpc.ensure_broker_reachable()
+        servicegroup_api.API().check()
     except (exception.SGConductorException, OSError) as exc:
         common.fail(PROG, exc)
     service.serve(common.CONF.conductor.workers)

@@ -23,6 +23,9 @@ LOG = logging.getLogger(__name__)
 RPC_API_VERSION = '1.0'
 
 
+_STATE_NAMES = {True: 'up', False: 'down', None: 'unknown'}
+
+
 def _isotime(value):
     return value.isoformat() if value else None
 
@@ -37,7 +40,7 @@ def service_to_primitive(service, state):
         'topic': service.topic,
         'zone': service.availability_zone,
         'status': 'disabled' if service.disabled else 'enabled',
-        'state': 'up' if state.up else 'down',
+        'state': _STATE_NAMES[state.up],
         'state_reason': state.reason,
         'disabled_reason': service.disabled_reason,
         'forced_down': service.forced_down,
@@ -163,6 +166,7 @@ class ConductorManager:
         validation.check_name(host, 'host', _invalid)
         validation.check_name(binary, 'binary', _invalid)
         self.dbapi.service_destroy(host, binary, timeutils.utcnow())
+        self.servicegroup.remove(binary, host)
         LOG.info('Service %(binary)s on %(host)s deleted.',
                  {'binary': binary, 'host': host})
 

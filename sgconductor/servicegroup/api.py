@@ -44,6 +44,18 @@ class API:
             invoke_on_load=True,
             invoke_args=(self.service_down_time,)).driver
 
+    def check(self):
+        """Raise ConfigInvalid if the driver's backend cannot be used."""
+        self.driver.check()
+
+    def join(self, binary, host):
+        """The reporter-side Membership of one service."""
+        return self.driver.join(binary, host)
+
+    def remove(self, binary, host):
+        """Take a deleted service out of the driver's backend."""
+        self.driver.remove(binary, host)
+
     def get_states(self, services):
         """One State per service; forced down wins over any driver."""
         now = timeutils.utcnow()

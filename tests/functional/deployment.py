@@ -76,7 +76,8 @@ def one_line(text):
 
 class Deployment:
 
-    def __init__(self, workdir, db_url=None, transport_url=TRANSPORT_URL):
+    def __init__(self, workdir, db_url=None, transport_url=TRANSPORT_URL,
+                 servicegroup=None, service_down_time=SERVICE_DOWN_TIME):
         self.workdir = str(workdir)
         self.db_url = db_url
         self.topic = 'sgfunc-' + uuid.uuid4().hex
@@ -88,7 +89,7 @@ class Deployment:
                 'transport_url': transport_url,
                 'control_exchange': self.topic,
                 'report_interval': REPORT_INTERVAL,
-                'service_down_time': SERVICE_DOWN_TIME,
+                'service_down_time': service_down_time,
                 'log_file': self.path('manage.log'),
             },
             'conductor': {'topic': self.topic,
@@ -99,6 +100,7 @@ class Deployment:
                                       'rabbit_transient_queues_ttl': 60},
             'database': ({'connection': db_url.render_as_string(
                 hide_password=False)} if db_url is not None else {}),
+            'servicegroup': servicegroup or {},
         })
 
     def path(self, name):

@@ -9,7 +9,7 @@ from sgconductor.cmd import compute
 from sgconductor.cmd import conductor as conductor_cmd
 from sgconductor.cmd import manage
 from sgconductor.conductor import rpcapi as conductor_rpcapi
-from tests.unit.conftest import report
+from tests.inprocess import report
 
 
 @pytest.fixture(autouse=True)

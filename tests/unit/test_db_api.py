@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from sgconductor import exception
 from sgconductor.db import api as db_api
-from tests.unit.conftest import report
+from tests.inprocess import report
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
 

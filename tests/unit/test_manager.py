@@ -15,7 +15,7 @@ from oslo_utils import timeutils
 from sgconductor import exception
 from sgconductor.conductor import manager
 from sgconductor.conductor import rpcapi as conductor_rpcapi
-from tests.unit.conftest import report
+from tests.inprocess import report
 
 
 def wait_for(predicate, timeout=5.0):

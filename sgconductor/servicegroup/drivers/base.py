@@ -4,9 +4,28 @@ import abc
 import collections
 
 State = collections.namedtuple('State', ['up', 'reason'])
-"""Whether a service is up, and if not, a short reason operators read."""
+"""Whether a service is up (True, False, or None for unknown), and if not,
+a short reason operators read."""
 
 UP = State(True, None)
+
+
+class Membership:
+    """A reporter's presence in its driver's backend.
+
+    The db driver needs none: the reports themselves are the presence.
+    Drivers with a membership backend return their own subclass.
+    """
+
+    def is_member(self):
+        """False once the backend no longer lists this service."""
+        return True
+
+    def join(self):
+        """Become (again) a member of the service's group."""
+
+    def leave(self):
+        """Stop being a member and release the backend connection."""
 
 
 class Driver(abc.ABC):
@@ -17,6 +36,16 @@ class Driver(abc.ABC):
 
     def __init__(self, service_down_time):
         self.service_down_time = service_down_time
+
+    def check(self):  # noqa: B027 (no backend, nothing to check)
+        """Raise if the driver's backend cannot be used (at start)."""
+
+    def join(self, binary, host):
+        """The Membership of a reporter of ``binary`` on ``host``."""
+        return Membership()
+
+    def remove(self, binary, host):  # noqa: B027 (nothing to remove)
+        """Take a deleted service out of the backend (conductor side)."""
 
     @abc.abstractmethod
     def get_states(self, services, now):

@@ -1,0 +1,204 @@
+"""Liveness from tooz group membership, on top of the DB heartbeats.
+
+Each reporter joins the group named after its binary, with a member id
+unique to (binary, host), and its tooz coordinator heartbeats the backend.
+A killed reporter drops out of the group within the backend's timeout
+(``?timeout=`` in backend_url), far sooner than service_down_time.
+
+A service is up only if its DB record is fresh (what the db driver judges)
+AND the backend lists it as a member. Membership is read once per binary
+per listing. When the backend cannot be read, the state is unknown (None),
+with the reason, rather than down: the conductor must not declare a fleet
+dead because its own backend hiccupped.
+
+tooz lets a member leave only itself, so to remove a deleted service the
+conductor briefly becomes that member (a coordinator with the same member
+id) and leaves the group; the still-running reporter notices that it is no
+longer a member, registers again and learns that it was deleted.
+"""
+
+import os
+import threading
+import urllib.parse
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from tooz import coordination
+
+from sgconductor import exception
+from sgconductor.servicegroup.drivers import base
+from sgconductor.servicegroup.drivers import db
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+# tooz backends that implement group membership.
+GROUP_SCHEMES = ('zookeeper', 'kazoo', 'redis', 'rediss', 'memcached',
+                 'etcd3+http', 'etcd3+https', 'file')
+
+# Seconds the conductor waits for the backend at start before giving up.
+START_TIMEOUT = 10
+
+MISSING = base.State(False, 'missing from the liveness backend')
+
+
+def member_id(binary, host):
+    """Unique to (binary, host): redis and memcached key heartbeats by
+    member id alone, so two binaries on one host must not share one."""
+    return ('%s:%s' % (binary, host)).encode()
+
+
+def group_id(binary):
+    return binary.encode()
+
+
+def check_url(url):
+    """Refuse a backend_url whose backend has no group membership."""
+    if not url:
+        raise exception.ConfigInvalid(
+            option='[servicegroup] backend_url',
+            reason='the tooz driver needs a backend URL, e.g. '
+                   'zookeeper://127.0.0.1:2181?timeout=2')
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in GROUP_SCHEMES:
+        raise exception.ConfigInvalid(
+            option='[servicegroup] backend_url',
+            reason='%r has no group membership; use one of %s'
+                   % (scheme, ', '.join(s + '://' for s in GROUP_SCHEMES)))
+    return url
+
+
+def _start(member):
+    coordinator = coordination.get_coordinator(
+        CONF.servicegroup.backend_url, member)
+    coordinator.start(start_heart=True)
+    return coordinator
+
+
+def _ensure_group(coordinator, group):
+    try:
+        coordinator.create_group(group).get()
+    except coordination.GroupAlreadyExist:
+        pass
+
+
+class ToozMembership(base.Membership):
+    """One reporter's member of its binary's group."""
+
+    def __init__(self, binary, host):
+        self.group = group_id(binary)
+        self.member = member_id(binary, host)
+        self.coordinator = None
+
+    def _coordinator(self):
+        if self.coordinator is None:
+            self.coordinator = _start(self.member)
+        return self.coordinator
+
+    def is_member(self):
+        try:
+            members = self._coordinator().get_members(self.group).get()
+        except coordination.GroupNotCreated:
+            return False
+        return self.member in members
+
+    def join(self):
+        coordinator = self._coordinator()
+        _ensure_group(coordinator, self.group)
+        try:
+            coordinator.join_group(self.group).get()
+        except coordination.MemberAlreadyExist:
+            pass
+
+    def leave(self):
+        """Leave the group; also works from another process (same id)."""
+        coordinator = self._coordinator()
+        try:
+            coordinator.leave_group(self.group).get()
+        except (coordination.GroupNotCreated, coordination.MemberNotJoined):
+            pass
+        finally:
+            coordinator.stop()
+            self.coordinator = None
+
+
+class ToozDriver(db.DbDriver):
+
+    def __init__(self, service_down_time):
+        super().__init__(service_down_time)
+        check_url(CONF.servicegroup.backend_url)
+        self._lock = threading.Lock()
+        self._coordinator = None
+
+    def _reader(self):
+        """The conductor's own coordinator, started on first use."""
+        with self._lock:
+            if self._coordinator is None:
+                self._coordinator = _start(
+                    ('sgconductor-conductor:%s:%d'
+                     % (CONF.host, os.getpid())).encode())
+            return self._coordinator
+
+    def check(self):
+        """Connect within START_TIMEOUT s or raise ConfigInvalid."""
+        outcome = []
+        worker = threading.Thread(
+            target=lambda: outcome.append(self._try(self._reader)),
+            daemon=True)
+        worker.start()
+        worker.join(START_TIMEOUT)
+        error = outcome[0] if outcome else 'no answer in %d s' % START_TIMEOUT
+        if error is not None:
+            raise exception.ConfigInvalid(
+                option='[servicegroup] backend_url',
+                reason='cannot reach the liveness backend: %s' % error)
+
+    @staticmethod
+    def _try(func):
+        try:
+            func()
+        except Exception as exc:
+            return exception.first_line(exc)
+
+    def join(self, binary, host):
+        return ToozMembership(binary, host)
+
+    def remove(self, binary, host):
+        try:
+            ToozMembership(binary, host).leave()
+        except coordination.ToozError as exc:
+            LOG.warning('Could not remove %(binary)s on %(host)s from the '
+                        'liveness backend: %(exc)s; it leaves by itself '
+                        'when it learns that it was deleted.',
+                        {'binary': binary, 'host': host, 'exc': exc})
+
+    def _members(self, binaries):
+        """{binary: set of member ids, or the error reading them}."""
+        members = {}
+        for binary in binaries:
+            try:
+                members[binary] = set(self._reader().get_members(
+                    group_id(binary)).get())
+            except coordination.GroupNotCreated:
+                members[binary] = set()
+            except coordination.ToozError as exc:
+                members[binary] = exc
+        return members
+
+    def get_states(self, services, now):
+        fresh = super().get_states(services, now)
+        members = self._members({s.binary for s in services})
+        states = []
+        for service, state in zip(services, fresh, strict=True):
+            group = members[service.binary]
+            if not state.up:
+                states.append(state)
+            elif isinstance(group, Exception):
+                states.append(base.State(
+                    None, 'liveness backend unavailable: %s'
+                    % exception.first_line(group)))
+            elif member_id(service.binary, service.host) in group:
+                states.append(base.UP)
+            else:
+                states.append(MISSING)
+        return states

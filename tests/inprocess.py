@@ -1,0 +1,85 @@
+"""A conductor in this process: SQLite and oslo.messaging's in-memory
+transport.
+
+The unit tests use these fixtures (tests/unit/conftest.py), and so does the
+servicegroup contract suite, which the functional tests run against real
+liveness backends. Everything runs against the global cfg.CONF (see
+sgconductor.conf for why there is no private ConfigOpts); each test gets
+its own overrides, its own conductor topic and a fresh database.
+"""
+
+import uuid
+
+import pytest
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslo_messaging import conffixture as messaging_fixture
+
+from sgconductor import conf as sg_conf  # noqa: F401  (registers options)
+from sgconductor import rpc
+from sgconductor import service
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.db import migration
+from sgconductor.db.sqlalchemy import api as sa_api
+
+CONF = cfg.CONF
+
+
+@pytest.fixture
+def conf():
+    """cfg.CONF with test defaults; every override is undone afterwards."""
+    fixture = config_fixture.Config(CONF)
+    fixture.setUp()
+    messaging_conf = messaging_fixture.ConfFixture(CONF)
+    messaging_conf.setUp()
+    messaging_conf.transport_url = 'kombu+memory:////'
+    CONF([], project='sgconductor', default_config_files=[])
+    fixture.config(host='unit-host', report_interval=1, service_down_time=3)
+    fixture.config(topic='sgunit-' + uuid.uuid4().hex, call_timeout=2,
+                   group='conductor')
+    fixture.config(heartbeat_timeout_threshold=0,
+                   group='oslo_messaging_rabbit')
+    yield fixture
+    rpc.cleanup()
+    messaging_conf.cleanUp()
+    fixture.cleanUp()
+
+
+@pytest.fixture
+def db(conf, tmp_path):
+    """A migrated, empty SQLite database behind the db API.
+
+    A file, not ``sqlite://``: in-memory SQLite shares one connection
+    between the RPC server's worker threads, which SQLite cannot take.
+    """
+    sa_api.configure(connection='sqlite:///%s' % (tmp_path / 'sg.sqlite'))
+    migration.upgrade()
+    yield sa_api
+    sa_api.configure()
+
+
+@pytest.fixture
+def conductor(db):
+    """A real conductor RPC server on the in-memory transport."""
+    transport = rpc.create_transport()
+    server = service.create_server(transport)
+    server.start()
+    yield server
+    server.stop()
+    server.wait()
+    transport.cleanup()
+
+
+@pytest.fixture
+def rpcapi(conductor):
+    return conductor_rpcapi.ConductorAPI()
+
+
+@pytest.fixture
+def ctxt():
+    return conductor_rpcapi.admin_context()
+
+
+def report(host='host1', binary='nova-compute', version=1, **extra):
+    return dict({'host': host, 'binary': binary, 'topic': binary,
+                 'version': version, 'availability_zone': 'nova'}, **extra)

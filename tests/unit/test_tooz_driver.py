@@ -1,0 +1,95 @@
+"""The tooz driver's own behaviour (the shared contract is elsewhere)."""
+
+import datetime
+import time
+import types
+from unittest import mock
+
+import pytest
+from oslo_utils import timeutils
+from tooz import coordination
+
+from sgconductor import exception
+from sgconductor.servicegroup import api as servicegroup_api
+from sgconductor.servicegroup.drivers import tooz_driver
+
+NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
+
+
+def service(host, binary='nova-compute'):
+    return types.SimpleNamespace(host=host, binary=binary, forced_down=False,
+                                 last_seen_up=NOW, created_at=NOW)
+
+
+@pytest.fixture
+def file_backend(conf, tmp_path):
+    conf.config(driver='tooz', group='servicegroup',
+                backend_url='file://%s?timeout=2' % (tmp_path / 'tooz'))
+    return conf
+
+
+@pytest.mark.parametrize('url', [
+    'mysql://root@127.0.0.1/tooz', 'postgresql://127.0.0.1/tooz',
+    'ipc://', None])
+def test_backends_without_groups_are_refused(conf, url):
+    conf.config(driver='tooz', backend_url=url, group='servicegroup')
+    with pytest.raises(exception.ConfigInvalid) as info:
+        servicegroup_api.API()
+    message = str(info.value)
+    assert '[servicegroup] backend_url' in message
+    assert 'zookeeper://' in message
+    assert len(message.splitlines()) == 1
+
+
+def test_unreachable_backend_is_a_clear_error_not_a_hang(conf):
+    conf.config(driver='tooz', group='servicegroup',
+                backend_url='memcached://127.0.0.1:1?timeout=2')
+    started = time.monotonic()
+    with pytest.raises(exception.ConfigInvalid, match='cannot reach'):
+        servicegroup_api.API().check()
+    assert time.monotonic() - started < tooz_driver.START_TIMEOUT + 2
+
+
+def test_combined_liveness_and_reasons(file_backend):
+    api = servicegroup_api.API()
+    member = api.join('nova-compute', 'cn1')
+    member.join()
+    try:
+        stale = service('cn3')
+        stale.last_seen_up = NOW - datetime.timedelta(hours=1)
+        with mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+            states = api.get_states([service('cn1'), service('cn2'), stale])
+    finally:
+        member.leave()
+    assert [s.up for s in states] == [True, False, False]
+    assert states[1].reason == 'missing from the liveness backend'
+    assert states[2].reason.startswith('no report for')
+
+
+def test_membership_is_read_once_per_binary_per_listing(file_backend):
+    api = servicegroup_api.API()
+    reader = api.driver._reader()
+    services = [service('cn%d' % i) for i in range(10)] + [
+        service('s%d' % i, 'nova-scheduler') for i in range(5)]
+    with mock.patch.object(reader, 'get_members',
+                           wraps=reader.get_members) as spy, \
+            mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+        api.get_states(services)
+    assert sorted(c.args[0] for c in spy.call_args_list) == [
+        b'nova-compute', b'nova-scheduler']
+
+
+def test_unreadable_backend_makes_state_unknown_not_down(file_backend):
+    api = servicegroup_api.API()
+    reader = api.driver._reader()
+    failure = coordination.ToozConnectionError('backend went away')
+    with mock.patch.object(reader, 'get_members', side_effect=failure), \
+            mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+        (state,) = api.get_states([service('cn1')])
+    assert state.up is None
+    assert state.reason == 'liveness backend unavailable: backend went away'
+
+
+def test_member_ids_are_unique_per_binary_and_host():
+    assert (tooz_driver.member_id('nova-compute', 'h')
+            != tooz_driver.member_id('nova-scheduler', 'h'))
