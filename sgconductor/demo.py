@@ -24,10 +24,10 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from sgconductor import exception
+from sgconductor import formatting
 from sgconductor import reporter as sg_reporter
 from sgconductor import rpc
 from sgconductor import service
-from sgconductor.cmd import manage
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.db import migration
 from sgconductor.db.sqlalchemy import api as sa_api
@@ -221,7 +221,7 @@ def heading(deployment, title, story):
 
 def show(services):
     with _OUTPUT_LOCK:
-        manage.print_services(services, 'table')
+        formatting.print_services(services, 'table')
 
 
 def step_all_up(d):

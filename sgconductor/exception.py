@@ -4,14 +4,16 @@
 
     SGConductorException            message template filled from kwargs
      +-- ConfigInvalid              a config option has a bad value
-     +-- Invalid                    a caller sent something unusable (400)
+     +-- Invalid                    a caller sent something unusable
      |    +-- InvalidReport         a report_state/registration payload
      |    +-- InvalidUpdate         a service_update payload
-     +-- ServiceNotFound            no live row for host/binary (404)
+     +-- ServiceNotFound            no live row for host/binary
      +-- DatabaseUnavailable        the conductor cannot reach its database
+     +-- DatabaseError              the database refused a statement
      +-- DatabaseNotReady           the schema is not at this code's head
      +-- ConductorUnavailable       a client cannot reach the conductor
      +-- ConductorError             the conductor failed unexpectedly
+     +-- LivenessBackendUnavailable the tooz backend cannot be used
 
 Exceptions raised by the conductor's RPC endpoint travel back to callers
 with their class intact: ``sgconductor.exception`` is in the RPC clients'
@@ -27,7 +29,6 @@ def first_line(exc):
 
 class SGConductorException(Exception):
     msg_fmt = 'An unknown error occurred.'
-    code = 500
 
     def __init__(self, message=None, **kwargs):
         self.kwargs = kwargs
@@ -42,7 +43,6 @@ class ConfigInvalid(SGConductorException):
 
 class Invalid(SGConductorException):
     msg_fmt = 'Invalid input: %(reason)s'
-    code = 400
 
 
 class InvalidReport(Invalid):
@@ -55,19 +55,24 @@ class InvalidUpdate(Invalid):
 
 class ServiceNotFound(SGConductorException):
     msg_fmt = 'Service %(binary)s on host %(host)s could not be found.'
-    code = 404
 
 
 class DatabaseUnavailable(SGConductorException):
     msg_fmt = 'The conductor cannot reach its database: %(reason)s'
-    code = 503
 
 
 class ConductorUnavailable(SGConductorException):
     msg_fmt = ('Cannot reach the conductor on topic %(topic)s: %(reason)s. '
                'Check that sgconductor-conductor is running and that '
                'transport_url points at its broker.')
-    code = 503
+
+
+class DatabaseError(SGConductorException):
+    msg_fmt = 'The database refused the change: %(reason)s'
+
+
+class LivenessBackendUnavailable(SGConductorException):
+    msg_fmt = 'The liveness backend cannot be used: %(reason)s'
 
 
 class DatabaseNotReady(SGConductorException):

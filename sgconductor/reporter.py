@@ -29,7 +29,6 @@ import threading
 import time
 
 from oslo_log import log as logging
-from tooz import coordination
 
 from sgconductor import exception
 from sgconductor import version
@@ -52,10 +51,17 @@ class Reporter:
                        'availability_zone': availability_zone}
         self.uuid = None
         self.deleted = False
+        self.refused = False
 
     @property
     def registered(self):
         return self.uuid is not None
+
+    @property
+    def retired(self):
+        """Deleted by an operator, or refused by the conductor: it stops
+        reporting until its process is restarted."""
+        return self.deleted or self.refused
 
     def _payload(self):
         if self.uuid is None:
@@ -64,7 +70,14 @@ class Reporter:
 
     def register(self, ctxt):
         """Register with a call; raises ConductorUnavailable."""
-        result = self.rpcapi.register_service(ctxt, self._payload())
+        try:
+            result = self.rpcapi.register_service(ctxt, self._payload())
+        except exception.InvalidReport as exc:
+            self.refused = True
+            LOG.error('The conductor refuses %(binary)s on %(host)s: '
+                      '%(exc)s; it stops reporting.',
+                      dict(self.report, exc=exception.first_line(exc)))
+            return
         if result['outcome'] == 'deleted':
             self.deleted = True
             LOG.error('Service %(binary)s on %(host)s was deleted by an '
@@ -81,11 +94,11 @@ class Reporter:
         self.rpcapi.report_state(ctxt, self._payload())
 
     def join(self, ctxt):
-        """Join the membership backend; raises tooz.ToozError."""
+        """Join the membership backend; LivenessBackendUnavailable."""
         self.membership.join()
 
     def leave(self, ctxt):
-        """Leave the membership backend; raises tooz.ToozError."""
+        """Leave the membership backend; LivenessBackendUnavailable."""
         self.membership.leave()
 
     def check_membership(self, ctxt):
@@ -95,7 +108,7 @@ class Reporter:
         LOG.warning('%(binary)s on %(host)s is no longer a member of its '
                     'group; registering again.', self.report)
         self.register(ctxt)
-        if not self.deleted:
+        if not self.retired:
             self.membership.join()
 
 
@@ -139,16 +152,30 @@ class ReportLoop:
                                         name='sgconductor-reporter')
         self._thread.start()
 
-    def stop(self, final_report=True):
-        """Stop the loop and send each registered service a last report."""
+    def stop(self, final_report=True, timeout=None):
+        """Stop the loop; each registered service sends a last report and
+        leaves its group.
+
+        ``timeout`` bounds the wait for a step in flight (a call to a
+        conductor that does not answer). If it runs out, nothing more is
+        sent; without contact with the conductor, no last report is: either
+        would only block the caller again. Returns False if the step in
+        flight is still blocked.
+        """
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                LOG.warning('A report in flight did not finish in %s s; '
+                            'stopping without last reports.', timeout)
+                return False
+        final_report = final_report and not self._conductor.lost
         for reporter in self.reporters:
-            if reporter.registered and not reporter.deleted:
+            if reporter.registered and not reporter.retired:
                 if final_report:
                     self._attempt(reporter.transmit)
                 self._attempt(reporter.leave)
+        return True
 
     def _run(self):
         sequence = itertools.count()
@@ -170,12 +197,12 @@ class ReportLoop:
         if not reporter.registered:
             if not self._attempt(reporter.register, self._conductor):
                 return self.interval
-            if reporter.deleted:
+            if reporter.retired:
                 return None
             self._attempt(reporter.join, self._backend)
             return random.uniform(0, self.interval)
         self._attempt(reporter.check_membership, self._backend)
-        if reporter.deleted:
+        if reporter.retired:
             return None
         self._attempt(reporter.transmit, self._conductor)
         return self.interval
@@ -186,7 +213,7 @@ class ReportLoop:
             step(self._ctxt)
         except exception.ConductorUnavailable as exc:
             self._conductor.failed(exc)
-        except coordination.ToozError as exc:
+        except exception.LivenessBackendUnavailable as exc:
             self._backend.failed(exc)
         except Exception:
             LOG.exception('Unexpected error while reporting; will retry.')

@@ -9,6 +9,10 @@ import kombu
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_context import context as oslo_context
+from stevedore import driver as stevedore_driver
+from stevedore import exception as stevedore_exception
+
+from sgconductor import exception
 
 CONF = cfg.CONF
 
@@ -45,6 +49,20 @@ def cleanup():
         _TRANSPORT = None
 
 
+def check_transport_url():
+    """Raise ConfigInvalid unless transport_url names a usable driver."""
+    try:
+        url = messaging.TransportURL.parse(CONF, CONF.transport_url)
+        # As oslo.messaging does: 'kombu+memory' is the kombu driver.
+        stevedore_driver.DriverManager('oslo.messaging.drivers',
+                                       url.transport.split('+')[0])
+    except (messaging.InvalidTransportURL, ValueError,
+            stevedore_exception.NoMatches) as exc:
+        raise exception.ConfigInvalid(
+            option='[DEFAULT] transport_url',
+            reason=exception.first_line(exc) or 'unknown transport')
+
+
 def ensure_broker_reachable():
     """Raise OSError unless one RabbitMQ host of transport_url answers.
 
@@ -55,7 +73,7 @@ def ensure_broker_reachable():
     """
     global _BROKER_SEEN
     url = messaging.TransportURL.parse(CONF, CONF.transport_url)
-    if _BROKER_SEEN or url.transport not in ('rabbit', 'amqp'):
+    if _BROKER_SEEN or url.transport != 'rabbit':
         return
     errors = []
     for host in url.hosts:

@@ -14,6 +14,7 @@ from oslo_log import log as logging
 
 from sgconductor import conf as sg_conf
 from sgconductor import exception
+from sgconductor import rpc
 from sgconductor import version
 from sgconductor.conf import validate
 
@@ -83,6 +84,7 @@ def setup(parser, argv=None, quiet=False):
         CONF(conf_args, project='sgconductor',
              version=version.version_string())
         validate.check_all(CONF)
+        rpc.check_transport_url()
     except (cfg.Error, exception.ConfigInvalid) as exc:
         fail(parser.prog, exc)
     if args.debug:

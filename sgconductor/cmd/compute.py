@@ -5,14 +5,17 @@ and with --fleet N it simulates N services from one process for demos,
 tests and load.
 """
 
+import os
 import signal
 import threading
 
+from sgconductor import exception
 from sgconductor import reporter as sg_reporter
 from sgconductor import rpc
 from sgconductor import version
 from sgconductor.cmd import common
 from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.conductor import validation
 from sgconductor.servicegroup import api as servicegroup_api
 
 PROG = 'sgconductor-compute'
@@ -50,23 +53,42 @@ def fleet_hosts(prefix, size):
     return ['%s-%05d' % (prefix, i) for i in range(1, size + 1)]
 
 
-def main(argv=None):
-    args = common.setup(_parser(), argv)
-    conf = common.CONF
+def _reporters(args, conf):
+    """One Reporter per simulated host; raises SGConductorException."""
     rpcapi = conductor_rpcapi.ConductorAPI()
     servicegroup = servicegroup_api.API()
-    reporters = [
-        sg_reporter.Reporter(
+    reporters = []
+    for host in fleet_hosts(args.host or conf.host, args.fleet):
+        reporter = sg_reporter.Reporter(
             rpcapi, host, args.binary, topic=args.topic or args.binary,
             service_version=args.service_version,
             availability_zone=args.zone or conf.default_availability_zone,
             membership=servicegroup.join(args.binary, host))
-        for host in fleet_hosts(args.host or conf.host, args.fleet)]
+        # What the conductor would refuse, refused here in one line.
+        validation.check_report(reporter.report)
+        reporters.append(reporter)
+    return reporters
+
+
+def main(argv=None):
+    args = common.setup(_parser(), argv)
+    conf = common.CONF
+    try:
+        reporters = _reporters(args, conf)
+    except exception.SGConductorException as exc:
+        common.fail(PROG, exc)
     loop = sg_reporter.ReportLoop(reporters, conf.report_interval)
     stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        if stopping.is_set():
+            os._exit(128 + signum)  # a second signal: stop waiting
+        stopping.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, on_signal)
     loop.start()
     stopping.wait()
-    loop.stop()
+    if not loop.stop(timeout=conf.conductor.call_timeout + 1):
+        os._exit(1)  # a blocked broker connection would hang the exit
     rpc.cleanup()

@@ -9,9 +9,8 @@ stderr.
 import json
 import sys
 
-import prettytable
-
 from sgconductor import exception
+from sgconductor import formatting
 from sgconductor import rpc
 from sgconductor.cmd import common
 from sgconductor.conductor import rpcapi as conductor_rpcapi
@@ -19,37 +18,13 @@ from sgconductor.db import migration
 
 PROG = 'sgconductor-manage'
 
-LIST_COLUMNS = [
-    ('Id', 'id'), ('Binary', 'binary'), ('Host', 'host'), ('Zone', 'zone'),
-    ('Status', 'status'), ('State', 'state'), ('Updated At', 'updated_at'),
-    ('Disabled Reason', 'disabled_reason'), ('Forced Down', 'forced_down'),
-    ('Version', 'version'), ('Last Seen Up', 'last_seen_up'),
-]
-
-
-def print_table(headers, rows):
-    table = prettytable.PrettyTable(headers)
-    table.align = 'l'
-    for row in rows:
-        table.add_row(['-' if value is None else value for value in row])
-    print(table)
-
-
-def print_services(services, fmt):
-    if fmt == 'json':
-        print(json.dumps(services, indent=2))
-        return
-    print_table([header for header, _ in LIST_COLUMNS],
-                [[s[key] for _, key in LIST_COLUMNS] for s in services])
-
-
 def _versions(method, label):
     def command(rpcapi, ctxt, args):
         versions = method(rpcapi, ctxt, args.binary)
         if args.format == 'json':
             print(json.dumps(versions, indent=2, sort_keys=True))
         else:
-            print_table(['Binary', label],
+            formatting.print_table(['Binary', label],
                         [[b, versions[b]] for b in args.binary])
     return command
 
@@ -64,7 +39,7 @@ def db_version(args):
 
 
 def service_list(rpcapi, ctxt, args):
-    print_services(rpcapi.service_get_all(ctxt, host=args.host,
+    formatting.print_services(rpcapi.service_get_all(ctxt, host=args.host,
                                           binary=args.binary), args.format)
 
 

@@ -52,14 +52,6 @@ def service_to_primitive(service, state):
     }
 
 
-def _check_binaries(binaries):
-    if not isinstance(binaries, list) or not binaries:
-        raise exception.Invalid(reason='binaries must be a non-empty list')
-    for binary in binaries:
-        validation.check_name(binary, 'binary', _invalid)
-    return binaries
-
-
 def _invalid(field, reason):
     return exception.Invalid(reason='%s %s' % (field, reason))
 
@@ -94,7 +86,8 @@ class ConductorManager:
 
     @messaging.expose
     @messaging.expected_exceptions(exception.InvalidReport,
-                                   exception.DatabaseUnavailable)
+                                   exception.DatabaseUnavailable,
+                                   exception.DatabaseError)
     def register_service(self, context, **report):
         """Create or refresh a service's row and return it (a call).
 
@@ -126,7 +119,7 @@ class ConductorManager:
             return
         except exception.InvalidReport as exc:
             dropped = exc
-        except exception.DatabaseUnavailable as exc:
+        except exception.SGConductorException as exc:
             dropped = '%s (a report of %r on %r)' % (
                 exc, report.get('binary'), report.get('host'))
         LOG.warning('Dropped report: %s', dropped)
@@ -175,11 +168,13 @@ class ConductorManager:
                                    exception.DatabaseUnavailable)
     def get_min_version(self, context, binaries):
         """Map each binary to the lowest version it runs (None if none)."""
-        return self.dbapi.service_get_min_versions(_check_binaries(binaries))
+        return self.dbapi.service_get_min_versions(
+            validation.check_binaries(binaries, _invalid))
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
                                    exception.DatabaseUnavailable)
     def get_max_version(self, context, binaries):
         """Map each binary to the highest version it runs (None if none)."""
-        return self.dbapi.service_get_max_versions(_check_binaries(binaries))
+        return self.dbapi.service_get_max_versions(
+            validation.check_binaries(binaries, _invalid))

@@ -6,11 +6,13 @@ refused as a whole with an InvalidReport that names the sender and the
 field, so one bad message can never change a row.
 """
 
-from oslo_utils import uuidutils
+import re
+import uuid as uuid_lib
 
 from sgconductor import exception
 
 MAX_NAME = 255
+_CONTROL = re.compile('[\x00-\x1f\x7f]')
 MAX_VERSION = 2 ** 31 - 1
 
 # field -> required?
@@ -27,14 +29,31 @@ UPDATE_FIELDS = ('disabled', 'disabled_reason', 'forced_down')
 
 
 def check_name(value, field, error, required=True):
-    """Return ``value`` if it is a usable name, else raise ``error``."""
+    """Return ``value`` if it is a usable name, else raise ``error``.
+
+    Control characters would forge log lines (and PostgreSQL refuses
+    NUL); surrounding white space would make two spellings of one host.
+    """
     if value is None and not required:
         return None
     if not isinstance(value, str):
         raise error(field, 'must be a string, not %s' % type(value).__name__)
     if not value or len(value) > MAX_NAME:
         raise error(field, 'must be 1 to %d characters long' % MAX_NAME)
+    if _CONTROL.search(value):
+        raise error(field, 'must not contain control characters')
+    if value != value.strip():
+        raise error(field, 'must not start or end with white space')
     return value
+
+
+def check_binaries(binaries, error):
+    """A non-empty list of binary names."""
+    if not isinstance(binaries, list) or not binaries:
+        raise error('binaries', 'must be a non-empty list')
+    for binary in binaries:
+        check_name(binary, 'binary', error)
+    return binaries
 
 
 def _sender(report):
@@ -55,9 +74,13 @@ def _check_version(value, error):
 
 
 def _check_uuid(value, error):
-    if value is not None and not uuidutils.is_uuid_like(value):
+    """The canonical form of a UUID (stored uuids are canonical)."""
+    if value is None:
+        return None
+    try:
+        return str(uuid_lib.UUID(value))
+    except (TypeError, ValueError, AttributeError):
         raise error('uuid', 'must be a UUID')
-    return value
 
 
 def check_report(report):
@@ -110,9 +133,12 @@ def check_update(values):
         if field in values and not isinstance(values[field], bool):
             raise _update_error(field, 'must be true or false')
     changes = dict(values)
-    if 'disabled_reason' in changes:
+    if changes.get('disabled_reason') is not None:
+        if changes.get('disabled') is not True:
+            raise _update_error('disabled_reason',
+                                'can only be given when disabling')
         check_name(changes['disabled_reason'], 'disabled_reason',
-                   _update_error, required=False)
+                   _update_error)
     if changes.get('disabled') is False:
         changes['disabled_reason'] = None
     return changes

@@ -5,6 +5,7 @@ global ``cfg.CONF``; a private ``ConfigOpts`` makes casts fail silently, so
 this project never creates one.
 """
 
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
@@ -24,5 +25,7 @@ logging.register_options(CONF)
 # oslo.messaging registers transport_url and its driver options only when
 # it builds a transport; registering the same options now lets config files
 # be checked, and transport_url be read, before that.
+# Our exchange, set on oslo.messaging's own options before they are copied.
+messaging.set_transport_defaults(control_exchange='sgconductor')
 for _group, _opts in messaging_opts.list_opts():
     CONF.register_opts(_opts, group=_group)

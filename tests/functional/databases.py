@@ -20,8 +20,9 @@ URL_ENV = {
 }
 
 DEFAULT_URLS = {
+    # oslo.db would connect with the 3-byte utf8 charset otherwise.
     'mysql': 'mysql+pymysql://sgconductor:sgconductor@127.0.0.1/'
-             'sgconductor_test',
+             'sgconductor_test?charset=utf8mb4',
     'postgresql': 'postgresql+psycopg2://sgconductor:sgconductor@127.0.0.1/'
                   'sgconductor_test',
 }

@@ -169,3 +169,38 @@ def test_invalid_reason_is_refused_with_one_line(capsys, rpcapi, ctxt):
     assert code == 1
     assert_one_line_error(err)
     assert 'disabled_reason' in err
+
+
+@pytest.mark.parametrize('url', ['bogus://h/', 'rabbit://g:g@h:notaport/'])
+def test_bad_transport_url_gets_one_line(capsys, conf, tmp_path, url):
+    path = tmp_path / 'bad.conf'
+    path.write_text('[DEFAULT]\ntransport_url = %s\n' % url)
+    conf.conf.clear_override('transport_url')
+    for main, argv in ((manage.main, ['service', 'list']),
+                       (compute.main, []), (conductor_cmd.main, [])):
+        code, _, err = run(main, ['--config-file', str(path)] + argv,
+                           capsys)
+        assert code == 1
+        assert_one_line_error(err)
+        assert '[DEFAULT] transport_url' in err
+
+
+@pytest.mark.parametrize('argv,field', [
+    (['--host', 'h' * 256], 'host'),
+    (['--binary', ''], 'binary'),
+    (['--host', 'cn1 '], 'host'),
+])
+def test_compute_refuses_a_report_the_conductor_would(capsys, conf, argv,
+                                                      field):
+    code, _, err = run(compute.main, argv, capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert field in err
+
+
+def test_compute_refuses_tooz_without_a_backend(capsys, conf):
+    conf.config(driver='tooz', group='servicegroup')
+    code, _, err = run(compute.main, [], capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert '[servicegroup] backend_url' in err

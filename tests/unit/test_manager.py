@@ -93,6 +93,8 @@ def test_update_delete_and_not_found(rpcapi, ctxt):
 @pytest.mark.parametrize('values', [
     {}, {'disabled': 'yes'}, {'forced_down': 1}, {'host': 'x'},
     {'disabled': True, 'disabled_reason': 'r' * 256},
+    {'disabled_reason': 'a reason for an enabled service'},
+    {'disabled': True, 'disabled_reason': 'two\nlines'},
 ])
 def test_bad_updates_are_refused_and_change_nothing(rpcapi, ctxt, values):
     rpcapi.register_service(ctxt, report())
@@ -110,6 +112,15 @@ def test_deleted_service_learns_it_at_registration(rpcapi, ctxt):
     rpcapi.report_state(ctxt, report(uuid=uuid))
     rpcapi.register_service(ctxt, report(host='other'))  # flushes the cast
     assert [s['host'] for s in listing(rpcapi, ctxt)] == ['other']
+
+
+def test_uuid_spellings_of_a_deleted_service_are_all_recognised(rpcapi,
+                                                                ctxt):
+    uuid = rpcapi.register_service(ctxt, report())['service']['uuid']
+    rpcapi.service_delete(ctxt, 'host1', 'nova-compute')
+    for spelling in (uuid.upper(), uuid.replace('-', ''), '{%s}' % uuid):
+        result = rpcapi.register_service(ctxt, report(uuid=spelling))
+        assert result['outcome'] == 'deleted', spelling
 
 
 def test_min_and_max_versions(rpcapi, ctxt):
@@ -145,6 +156,11 @@ BAD_REPORTS = [
     ({'host': 'h', 'binary': 'b', 'version': 1, 'topic': ['x']}, 'topic'),
     ({'host': 'h', 'binary': 'b', 'version': 1, 'uuid': 'nope'}, 'uuid'),
     ({'host': 'h', 'binary': None, 'version': 1}, 'binary'),
+    ({'host': 'h\nINFO forged line', 'binary': 'b', 'version': 1}, 'host'),
+    ({'host': 'a\x00b', 'binary': 'b', 'version': 1}, 'host'),
+    ({'host': 'cn1 ', 'binary': 'b', 'version': 1}, 'host'),
+    ({'host': 'h', 'binary': 'b', 'version': 1, 'availability_zone': '\t'},
+     'availability_zone'),
 ]
 
 

@@ -1,6 +1,7 @@
 """The reporter against a real in-process conductor."""
 
 import logging
+import threading
 import time
 
 import pytest
@@ -141,3 +142,36 @@ def test_stop_sends_a_last_report(conductor, ctxt, monkeypatch):
     assert by_host(rpcapi, ctxt)['a']['report_count'] == 1
     loop.stop()
     wait_for(lambda: by_host(rpcapi, ctxt)['a']['report_count'] == 2)
+
+
+def test_a_refused_reporter_stops_instead_of_looping(conductor, ctxt,
+                                                     caplog):
+    loop, rpcapi = make_loop(['bad host '])
+    loop.start()
+    try:
+        wait_for(lambda: loop.reporters[0].refused)
+        time.sleep(3 * loop.interval)
+    finally:
+        loop.stop()
+    assert caplog.text.count('The conductor refuses') == 1
+    assert 'Unexpected error' not in caplog.text
+
+
+def test_stop_gives_up_on_a_blocked_step(conductor, ctxt):
+    loop, rpcapi = make_loop(['a'])
+    blocked = threading.Event()
+    release = threading.Event()
+
+    def hanging(ctxt, payload):
+        blocked.set()
+        release.wait(30)
+
+    rpcapi.report_state = hanging
+    loop.start()
+    try:
+        wait_for(blocked.is_set)
+        started = time.monotonic()
+        assert loop.stop(timeout=0.5) is False
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()

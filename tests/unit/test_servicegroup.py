@@ -59,3 +59,9 @@ def test_service_down_time_is_clamped_above_report_interval(conf, caplog):
 def test_sane_service_down_time_is_kept(conf):
     conf.config(report_interval=10, service_down_time=60)
     assert servicegroup_api.API().service_down_time == 60
+
+
+def test_a_report_from_the_future_says_so():
+    driver = db_driver.DbDriver(service_down_time=60)
+    (state,) = driver.get_states([service(-3600)], NOW)
+    assert state == (False, 'last report 3600 s in the future')

@@ -92,13 +92,17 @@ _UNAVAILABLE = (db_exc.DBConnectionError, db_exc.DBNonExistentDatabase)
 
 
 def _translate_db_errors(func):
-    """Turn an unreachable database into DatabaseUnavailable."""
+    """Turn oslo.db's errors into sgconductor's: DatabaseUnavailable when
+    the database cannot be reached, DatabaseError when it refuses."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except _UNAVAILABLE as exc:
             raise exception.DatabaseUnavailable(
+                reason=exception.first_line(exc.inner_exception or exc))
+        except db_exc.DBError as exc:
+            raise exception.DatabaseError(
                 reason=exception.first_line(exc.inner_exception or exc))
     return wrapper
 

@@ -14,6 +14,17 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import orm
+from sqlalchemy.dialects import mysql
+
+
+def _name():
+    """Up to 255 characters, compared byte for byte.
+
+    MySQL's default collation ignores case and trailing spaces: 'cn1',
+    'CN1' and 'cn1 ' would be one service there and three elsewhere.
+    """
+    return String(255).with_variant(
+        mysql.VARCHAR(255, collation='utf8mb4_bin'), 'mysql', 'mariadb')
 
 
 class Base(models.TimestampMixin, models.SoftDeleteMixin,
@@ -36,8 +47,8 @@ class Service(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     uuid = Column(String(36), nullable=False)
-    host = Column(String(255), nullable=False)
-    binary = Column(String(255), nullable=False)
+    host = Column(_name(), nullable=False)
+    binary = Column(_name(), nullable=False)
     topic = Column(String(255), nullable=True)
     availability_zone = Column(String(255), nullable=True)
     report_count = Column(Integer, nullable=False, default=0)

@@ -14,6 +14,10 @@ class DbDriver(base.Driver):
         elapsed = (now - last).total_seconds()
         if abs(elapsed) <= self.service_down_time:
             return base.UP
+        if elapsed < 0:
+            # The conductor's clock went back since it stamped the row.
+            return base.State(False, 'last report %d s in the future'
+                              % -elapsed)
         return base.State(False, 'no report for %d s' % elapsed)
 
     def get_states(self, services, now):

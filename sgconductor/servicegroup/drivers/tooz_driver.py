@@ -17,6 +17,7 @@ id) and leaves the group; the still-running reporter notices that it is no
 longer a member, registers again and learns that it was deleted.
 """
 
+import functools
 import os
 import threading
 import urllib.parse
@@ -82,6 +83,19 @@ def _ensure_group(coordinator, group):
         pass
 
 
+def _translated(method):
+    """Raise LivenessBackendUnavailable instead of tooz's errors, so that
+    reporters need not know which driver they run with."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except coordination.ToozError as exc:
+            raise exception.LivenessBackendUnavailable(
+                reason=exception.first_line(exc) or type(exc).__name__)
+    return wrapper
+
+
 class ToozMembership(base.Membership):
     """One reporter's member of its binary's group."""
 
@@ -95,6 +109,7 @@ class ToozMembership(base.Membership):
             self.coordinator = _start(self.member)
         return self.coordinator
 
+    @_translated
     def is_member(self):
         try:
             members = self._coordinator().get_members(self.group).get()
@@ -102,6 +117,7 @@ class ToozMembership(base.Membership):
             return False
         return self.member in members
 
+    @_translated
     def join(self):
         coordinator = self._coordinator()
         _ensure_group(coordinator, self.group)
@@ -110,6 +126,7 @@ class ToozMembership(base.Membership):
         except coordination.MemberAlreadyExist:
             pass
 
+    @_translated
     def leave(self):
         """Leave the group; also works from another process (same id)."""
         coordinator = self._coordinator()
@@ -140,10 +157,17 @@ class ToozDriver(db.DbDriver):
             return self._coordinator
 
     def check(self):
-        """Connect within START_TIMEOUT s or raise ConfigInvalid."""
+        """Connect within START_TIMEOUT s or raise ConfigInvalid.
+
+        The connection is closed again: the conductor checks before
+        cotyledon forks its workers, which must not inherit it.
+        """
+        def connect_and_close():
+            _start(b'sgconductor-check:%d' % os.getpid()).stop()
+
         outcome = []
         worker = threading.Thread(
-            target=lambda: outcome.append(self._try(self._reader)),
+            target=lambda: outcome.append(self._try(connect_and_close)),
             daemon=True)
         worker.start()
         worker.join(START_TIMEOUT)
@@ -166,7 +190,7 @@ class ToozDriver(db.DbDriver):
     def remove(self, binary, host):
         try:
             ToozMembership(binary, host).leave()
-        except coordination.ToozError as exc:
+        except exception.LivenessBackendUnavailable as exc:
             LOG.warning('Could not remove %(binary)s on %(host)s from the '
                         'liveness backend: %(exc)s; it leaves by itself '
                         'when it learns that it was deleted.',

@@ -7,11 +7,18 @@ Create Date: 2026-11-23 00:00:00
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = 'a1f3c0de0001'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+
+def _name():
+    # Byte-for-byte comparison on MySQL, as in the model.
+    return sa.String(255).with_variant(
+        mysql.VARCHAR(255, collation='utf8mb4_bin'), 'mysql', 'mariadb')
 
 
 def upgrade():
@@ -23,8 +30,8 @@ def upgrade():
         sa.Column('deleted', sa.Integer(), nullable=True),
         sa.Column('id', sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column('uuid', sa.String(36), nullable=False),
-        sa.Column('host', sa.String(255), nullable=False),
-        sa.Column('binary', sa.String(255), nullable=False),
+        sa.Column('host', _name(), nullable=False),
+        sa.Column('binary', _name(), nullable=False),
         sa.Column('topic', sa.String(255), nullable=True),
         sa.Column('availability_zone', sa.String(255), nullable=True),
         sa.Column('report_count', sa.Integer(), nullable=False),

@@ -1,0 +1,57 @@
+"""The storage API on real MariaDB and PostgreSQL, where they differ from
+SQLite."""
+
+import datetime
+import threading
+
+import pytest
+
+from sgconductor.db import api as db_api
+from sgconductor.db import migration
+from sgconductor.db.sqlalchemy import api as sa_api
+
+NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
+
+
+@pytest.fixture
+def dbapi(database):
+    sa_api.configure(connection=database.render_as_string(
+        hide_password=False))
+    migration.upgrade()
+    yield sa_api
+    sa_api.configure()
+
+
+def report(host, binary='nova-compute', version=1):
+    return {'host': host, 'binary': binary, 'topic': binary,
+            'version': version, 'availability_zone': 'nova'}
+
+
+def test_names_that_differ_in_case_are_different_services(dbapi):
+    """MySQL's default collation would make these one row."""
+    for host in ('cn1', 'CN1', 'Cn1'):
+        dbapi.service_upsert(report(host), NOW)
+    assert sorted(s.host for s in dbapi.service_get_all()) == [
+        'CN1', 'Cn1', 'cn1']
+
+
+def test_four_byte_characters_are_stored(dbapi):
+    service, _ = dbapi.service_upsert(report('cn-\U0001f680'), NOW)
+    assert dbapi.service_get_all()[0].host == 'cn-\U0001f680'
+    assert service.host == 'cn-\U0001f680'
+
+
+def test_racing_first_registrations_make_one_row(dbapi):
+    outcomes = []
+
+    def register():
+        outcomes.append(dbapi.service_upsert(report('racer'), NOW)[1])
+
+    threads = [threading.Thread(target=register) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (service,) = dbapi.service_get_all()
+    assert service.report_count == 16
+    assert outcomes.count(db_api.CREATED) == 1
