@@ -4,7 +4,7 @@ from oslo_config import cfg
 
 GROUP = cfg.OptGroup('servicegroup', title='Service group options')
 
-DRIVERS = ['db', 'tooz']
+DRIVERS = ['db', 'tooz', 'zk', 'mc']
 
 opts = [
     cfg.StrOpt(
@@ -16,7 +16,10 @@ opts = [
              '[DEFAULT] service_down_time. "tooz" also requires the '
              'service to be a member of its group in backend_url, which '
              'notices a dead service within the backend\'s timeout. '
-             'Reporters and the conductor must use the same driver.'),
+             'Reporters and the conductor must use the same driver. "zk" '
+             'and "mc" are deprecated aliases of "tooz" for Nova\'s old '
+             'ZooKeeper and memcached drivers (see [zookeeper] address and '
+             '[DEFAULT] memcached_servers).'),
     cfg.StrOpt(
         'backend_url',
         secret=True,
@@ -29,10 +32,45 @@ opts = [
 ]
 
 
+ZOOKEEPER_GROUP = cfg.OptGroup(
+    'zookeeper', title='Deprecated: ZooKeeper servicegroup driver "zk"')
+
+zookeeper_opts = [
+    cfg.StrOpt(
+        'address',
+        deprecated_for_removal=True,
+        deprecated_reason='Use [servicegroup] driver = tooz and '
+                          'backend_url = zookeeper://ADDRESS?timeout=2.',
+        help='host:port[,host:port...] of ZooKeeper, for driver = zk.'),
+    cfg.IntOpt(
+        'recv_timeout',
+        default=4000,
+        min=1,
+        deprecated_for_removal=True,
+        deprecated_reason='Use ?timeout= (seconds) in [servicegroup] '
+                          'backend_url.',
+        help='ZooKeeper session timeout in milliseconds, for driver = zk.'),
+]
+
+memcached_opts = [
+    cfg.ListOpt(
+        'memcached_servers',
+        deprecated_for_removal=True,
+        deprecated_reason='Use [servicegroup] driver = tooz and '
+                          'backend_url = memcached://HOST:PORT?timeout=2.',
+        help='host:port of memcached, for [servicegroup] driver = mc (tooz '
+             'uses the first one).'),
+]
+
+
 def register_opts(conf):
     conf.register_group(GROUP)
     conf.register_opts(opts, group=GROUP)
+    conf.register_group(ZOOKEEPER_GROUP)
+    conf.register_opts(zookeeper_opts, group=ZOOKEEPER_GROUP)
+    conf.register_opts(memcached_opts)
 
 
 def list_opts():
-    return {GROUP: opts}
+    return {GROUP: opts, ZOOKEEPER_GROUP: zookeeper_opts,
+            'DEFAULT': memcached_opts}

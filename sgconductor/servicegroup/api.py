@@ -10,6 +10,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 from stevedore import driver as stevedore_driver
 
+from sgconductor.servicegroup import legacy
 from sgconductor.servicegroup.drivers import base
 
 CONF = cfg.CONF
@@ -39,10 +40,10 @@ class API:
 
     def __init__(self, conf=CONF):
         self.service_down_time = effective_service_down_time(conf)
+        name, backend_url = legacy.resolve(conf, self.service_down_time)
         self.driver = stevedore_driver.DriverManager(
-            'sgconductor.servicegroup.drivers', conf.servicegroup.driver,
-            invoke_on_load=True,
-            invoke_args=(self.service_down_time,)).driver
+            'sgconductor.servicegroup.drivers', name, invoke_on_load=True,
+            invoke_args=(self.service_down_time, backend_url)).driver
 
     def check(self):
         """Raise ConfigInvalid if the driver's backend cannot be used."""

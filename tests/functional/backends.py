@@ -2,6 +2,7 @@
 them. Each URL can be overridden with SGCONDUCTOR_TEST_<NAME>_URL."""
 
 import os
+import urllib.parse
 
 import pytest
 
@@ -26,10 +27,22 @@ def require(conf, name):
     """Configure the tooz driver on ``name``; fail loudly if it is down."""
     backend_url = url(name)
     conf.config(driver='tooz', backend_url=backend_url, group='servicegroup')
-    driver = tooz_driver.ToozDriver(service_down_time=3)
+    driver = tooz_driver.ToozDriver(3, backend_url)
     try:
         driver.check()
     except exception.ConfigInvalid as exc:
         pytest.fail('%s at %s: %s; run tools/test-setup.sh'
                     % (name, backend_url, exc), pytrace=False)
     return backend_url
+
+
+def require_legacy(conf, alias):
+    """Configure Nova's old ``zk`` or ``mc`` driver on the test backend."""
+    backend = {'zk': 'zookeeper', 'mc': 'memcached'}[alias]
+    address = urllib.parse.urlsplit(require(conf, backend)).netloc
+    conf.config(driver=alias, backend_url=None, group='servicegroup')
+    if alias == 'zk':
+        conf.config(address=address, recv_timeout=2000, group='zookeeper')
+    else:
+        conf.config(memcached_servers=[address])
+    return alias

@@ -16,6 +16,9 @@ from tests.inprocess import db  # noqa: F401
 
 class TestLivenessContract(servicegroup_contract.LivenessContract):
 
-    @pytest.fixture(params=backends.NAMES)
+    @pytest.fixture(params=backends.NAMES + ['zk', 'mc'])
     def liveness(self, request, conf):  # noqa: F811
+        """A tooz backend, or Nova's deprecated zk/mc alias of one."""
+        if request.param in ('zk', 'mc'):
+            return backends.require_legacy(conf, request.param)
         return backends.require(conf, request.param)

@@ -25,7 +25,7 @@ def test_sample_config_is_in_sync_with_the_code(tmp_path):
 
 def test_list_opts_names_every_group():
     groups = {getattr(g, 'name', g) for g, _ in opts.list_opts()}
-    assert groups == {'DEFAULT', 'conductor', 'servicegroup'}
+    assert groups == {'DEFAULT', 'conductor', 'servicegroup', 'zookeeper'}
     for _, group_opts in opts.list_opts():
         for opt in group_opts:
             assert opt.help, '%s has no help text' % opt.name

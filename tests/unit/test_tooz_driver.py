@@ -1,6 +1,7 @@
 """The tooz driver's own behaviour (the shared contract is elsewhere)."""
 
 import datetime
+import re
 import time
 import types
 from unittest import mock
@@ -93,3 +94,32 @@ def test_unreadable_backend_makes_state_unknown_not_down(file_backend):
 def test_member_ids_are_unique_per_binary_and_host():
     assert (tooz_driver.member_id('nova-compute', 'h')
             != tooz_driver.member_id('nova-scheduler', 'h'))
+
+
+@pytest.mark.parametrize('driver,settings,url', [
+    ('zk', {('address', 'zookeeper'): 'zk1:2181,zk2:2181',
+            ('recv_timeout', 'zookeeper'): 2000},
+     'zookeeper://zk1:2181,zk2:2181?timeout=2'),
+    ('mc', {('memcached_servers', None): ['mc1:11211', 'mc2:11211']},
+     'memcached://mc1:11211?timeout=3'),
+])
+def test_nova_drivers_map_onto_tooz_with_a_warning(conf, caplog, driver,
+                                                   settings, url):
+    conf.config(driver=driver, group='servicegroup')
+    for (name, group), value in settings.items():
+        conf.config(**{name: value, 'group': group})
+    api = servicegroup_api.API()
+    assert isinstance(api.driver, tooz_driver.ToozDriver)
+    assert api.driver.backend_url == url
+    assert ('[servicegroup] driver = %s is deprecated' % driver
+            in caplog.text)
+    assert 'driver = tooz and backend_url = %s' % url in caplog.text
+
+
+@pytest.mark.parametrize('driver,option', [
+    ('zk', '[zookeeper] address'), ('mc', '[DEFAULT] memcached_servers')])
+def test_nova_drivers_without_their_address_are_refused(conf, driver,
+                                                        option):
+    conf.config(driver=driver, group='servicegroup')
+    with pytest.raises(exception.ConfigInvalid, match=re.escape(option)):
+        servicegroup_api.API()

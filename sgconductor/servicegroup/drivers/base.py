@@ -31,11 +31,13 @@ class Membership:
 class Driver(abc.ABC):
     """Judges liveness of services from what its backend knows.
 
-    ``service_down_time`` is already clamped by the API facade.
+    ``service_down_time`` is already clamped by the API facade;
+    ``backend_url`` is the driver's backend, if it has one.
     """
 
-    def __init__(self, service_down_time):
+    def __init__(self, service_down_time, backend_url=None):
         self.service_down_time = service_down_time
+        self.backend_url = backend_url
 
     def check(self):  # noqa: B027 (no backend, nothing to check)
         """Raise if the driver's backend cannot be used (at start)."""

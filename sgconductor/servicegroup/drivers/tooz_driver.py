@@ -69,9 +69,8 @@ def check_url(url):
     return url
 
 
-def _start(member):
-    coordinator = coordination.get_coordinator(
-        CONF.servicegroup.backend_url, member)
+def _start(backend_url, member):
+    coordinator = coordination.get_coordinator(backend_url, member)
     coordinator.start(start_heart=True)
     return coordinator
 
@@ -99,14 +98,15 @@ def _translated(method):
 class ToozMembership(base.Membership):
     """One reporter's member of its binary's group."""
 
-    def __init__(self, binary, host):
+    def __init__(self, backend_url, binary, host):
+        self.backend_url = backend_url
         self.group = group_id(binary)
         self.member = member_id(binary, host)
         self.coordinator = None
 
     def _coordinator(self):
         if self.coordinator is None:
-            self.coordinator = _start(self.member)
+            self.coordinator = _start(self.backend_url, self.member)
         return self.coordinator
 
     @_translated
@@ -141,9 +141,8 @@ class ToozMembership(base.Membership):
 
 class ToozDriver(db.DbDriver):
 
-    def __init__(self, service_down_time):
-        super().__init__(service_down_time)
-        check_url(CONF.servicegroup.backend_url)
+    def __init__(self, service_down_time, backend_url=None):
+        super().__init__(service_down_time, check_url(backend_url))
         self._lock = threading.Lock()
         self._coordinator = None
 
@@ -152,7 +151,7 @@ class ToozDriver(db.DbDriver):
         with self._lock:
             if self._coordinator is None:
                 self._coordinator = _start(
-                    ('sgconductor-conductor:%s:%d'
+                    self.backend_url, ('sgconductor-conductor:%s:%d'
                      % (CONF.host, os.getpid())).encode())
             return self._coordinator
 
@@ -163,7 +162,8 @@ class ToozDriver(db.DbDriver):
         cotyledon forks its workers, which must not inherit it.
         """
         def connect_and_close():
-            _start(b'sgconductor-check:%d' % os.getpid()).stop()
+            _start(self.backend_url,
+                   b'sgconductor-check:%d' % os.getpid()).stop()
 
         outcome = []
         worker = threading.Thread(
@@ -185,11 +185,11 @@ class ToozDriver(db.DbDriver):
             return exception.first_line(exc)
 
     def join(self, binary, host):
-        return ToozMembership(binary, host)
+        return ToozMembership(self.backend_url, binary, host)
 
     def remove(self, binary, host):
         try:
-            ToozMembership(binary, host).leave()
+            ToozMembership(self.backend_url, binary, host).leave()
         except exception.LivenessBackendUnavailable as exc:
             LOG.warning('Could not remove %(binary)s on %(host)s from the '
                         'liveness backend: %(exc)s; it leaves by itself '
