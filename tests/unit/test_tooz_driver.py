@@ -123,3 +123,34 @@ def test_nova_drivers_without_their_address_are_refused(conf, driver,
     conf.config(driver=driver, group='servicegroup')
     with pytest.raises(exception.ConfigInvalid, match=re.escape(option)):
         servicegroup_api.API()
+
+
+class _CountingCoordinator:
+    """Stands in for a tooz coordinator: counts whole-group reads."""
+
+    def __init__(self, members):
+        self.members = members
+        self.reads = 0
+
+    def get_members(self, group):
+        self.reads += 1
+        return types.SimpleNamespace(get=lambda: self.members)
+
+
+def test_reporters_of_one_process_share_group_reads():
+    shared = tooz_driver.GroupMembers(max_age=60)
+    coordinator = _CountingCoordinator({b'nova-compute:a'})
+    for _ in range(100):
+        assert b'nova-compute:a' in shared.get(b'nova-compute', coordinator)
+    assert coordinator.reads == 1
+    shared.forget(b'nova-compute')
+    shared.get(b'nova-compute', coordinator)
+    assert coordinator.reads == 2
+
+
+def test_group_reads_expire():
+    shared = tooz_driver.GroupMembers(max_age=0)
+    coordinator = _CountingCoordinator(set())
+    shared.get(b'g', coordinator)
+    shared.get(b'g', coordinator)
+    assert coordinator.reads == 2

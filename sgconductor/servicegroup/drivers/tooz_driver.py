@@ -20,6 +20,7 @@ longer a member, registers again and learns that it was deleted.
 import functools
 import os
 import threading
+import time
 import urllib.parse
 
 from oslo_config import cfg
@@ -95,14 +96,48 @@ def _translated(method):
     return wrapper
 
 
+class GroupMembers:
+    """Members of each group as one process last read them.
+
+    Every reporter checks its membership before each report; in a process
+    that simulates a fleet, reading the whole group once per reporter would
+    cost the backend O(fleet^2) per interval. Reporters share one read per
+    group for ``max_age`` seconds instead.
+    """
+
+    def __init__(self, max_age):
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._read = {}
+
+    def get(self, group, coordinator):
+        with self._lock:
+            read_at, members = self._read.get(group, (None, None))
+            if read_at is not None and (
+                    time.monotonic() - read_at < self.max_age):
+                return members
+        try:
+            members = set(coordinator.get_members(group).get())
+        except coordination.GroupNotCreated:
+            members = set()
+        with self._lock:
+            self._read[group] = (time.monotonic(), members)
+        return members
+
+    def forget(self, group):
+        with self._lock:
+            self._read.pop(group, None)
+
+
 class ToozMembership(base.Membership):
     """One reporter's member of its binary's group."""
 
-    def __init__(self, backend_url, binary, host):
+    def __init__(self, backend_url, binary, host, group_members):
         self.backend_url = backend_url
         self.group = group_id(binary)
         self.member = member_id(binary, host)
         self.coordinator = None
+        self.group_members = group_members
 
     def _coordinator(self):
         if self.coordinator is None:
@@ -111,11 +146,8 @@ class ToozMembership(base.Membership):
 
     @_translated
     def is_member(self):
-        try:
-            members = self._coordinator().get_members(self.group).get()
-        except coordination.GroupNotCreated:
-            return False
-        return self.member in members
+        return self.member in self.group_members.get(self.group,
+                                                      self._coordinator())
 
     @_translated
     def join(self):
@@ -125,6 +157,7 @@ class ToozMembership(base.Membership):
             coordinator.join_group(self.group).get()
         except coordination.MemberAlreadyExist:
             pass
+        self.group_members.forget(self.group)
 
     @_translated
     def leave(self):
@@ -141,10 +174,14 @@ class ToozMembership(base.Membership):
 
 class ToozDriver(db.DbDriver):
 
+    # How long reporters of one process share a read of their group.
+    MEMBERSHIP_MAX_AGE = 1.0
+
     def __init__(self, service_down_time, backend_url=None):
         super().__init__(service_down_time, check_url(backend_url))
         self._lock = threading.Lock()
         self._coordinator = None
+        self._group_members = GroupMembers(self.MEMBERSHIP_MAX_AGE)
 
     def _reader(self):
         """The conductor's own coordinator, started on first use."""
@@ -185,11 +222,13 @@ class ToozDriver(db.DbDriver):
             return exception.first_line(exc)
 
     def join(self, binary, host):
-        return ToozMembership(self.backend_url, binary, host)
+        return ToozMembership(self.backend_url, binary, host,
+                              self._group_members)
 
     def remove(self, binary, host):
         try:
-            ToozMembership(self.backend_url, binary, host).leave()
+            ToozMembership(self.backend_url, binary, host,
+                           GroupMembers(0)).leave()
         except exception.LivenessBackendUnavailable as exc:
             LOG.warning('Could not remove %(binary)s on %(host)s from the '
                         'liveness backend: %(exc)s; it leaves by itself '
