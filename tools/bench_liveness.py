@@ -45,6 +45,9 @@ TRANSPORT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
 BINARY = 'nova-compute'
 # The live fleet is simulated by this many sgconductor-compute processes.
 FLEET_PROCESSES = 4
+# Seconds for a whole fleet to register, join and report (a 2-core machine
+# starts 1,000 tooz coordinators slowly).
+START_TIMEOUT = 300
 
 
 def script(name):
@@ -55,7 +58,7 @@ def write_config(workdir, backend_url, topic):
     path = os.path.join(workdir, 'bench.conf')
     with open(path, 'w') as f:
         f.write('[DEFAULT]\ntransport_url = %s\ncontrol_exchange = %s\n'
-                'report_interval = 1\nservice_down_time = 60\n'
+                'report_interval = 10\nservice_down_time = 60\n'
                 'log_dir = %s\n[conductor]\ntopic = %s\n'
                 '[oslo_messaging_rabbit]\namqp_auto_delete = true\n'
                 '[database]\nconnection = sqlite:///%s/bench.sqlite\n'
@@ -77,13 +80,13 @@ def states(rpcapi, ctxt):
             for s in rpcapi.service_get_all(ctxt, binary=BINARY)}
 
 
-def wait_until(check, timeout, what):
+def wait_until(check, timeout, describe):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.2)
-    raise SystemExit('gave up waiting for %s' % what)
+    raise SystemExit('gave up waiting for %s' % describe())
 
 
 def run_backend(name, url, fleet, victims):
@@ -97,7 +100,7 @@ def run_backend(name, url, fleet, victims):
     try:
         rpcapi = conductor_rpcapi.ConductorAPI()
         ctxt = conductor_rpcapi.admin_context()
-        wait_until(lambda: _answers(rpcapi, ctxt), 60, 'the conductor')
+        wait_until(lambda: _answers(rpcapi, ctxt), 60, lambda: 'the conductor')
         for part in range(FLEET_PROCESSES):
             procs.append(start('sgconductor-compute', config, '--host',
                                'live%d' % part, '--fleet',
@@ -108,7 +111,10 @@ def run_backend(name, url, fleet, victims):
                   for i in range(victims)}
         procs += doomed.values()
         wait_until(lambda: list(states(rpcapi, ctxt).values()).count('up')
-                   == fleet + victims, 120, 'every service up')
+                   == fleet + victims, START_TIMEOUT,
+                   lambda: '%d services up (%s seen up)' % (
+                       fleet + victims,
+                       list(states(rpcapi, ctxt).values()).count('up')))
         seconds, false_down = [], 0
         for host, proc in doomed.items():
             os.killpg(proc.pid, signal.SIGKILL)

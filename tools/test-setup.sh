@@ -31,6 +31,10 @@ listening() {
     timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
+not_listening() {
+    ! listening "$1"
+}
+
 # wait_for NAME CHECK-COMMAND...: poll CHECK-COMMAND until it succeeds or
 # TIMEOUT seconds have passed.
 wait_for() {
@@ -98,28 +102,60 @@ install_packages() {
         --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-zookeeper_start() {
-    # Our own config: tickTime 500 ms lets clients ask for 2 s sessions
-    # (ZooKeeper grants 2 to 20 ticks), no admin server (it would listen on
-    # every interface), JMX off.
-    local dir=$STATE_DIR/zookeeper
-    install -d "$dir/data"
-    cat >"$dir/zoo.cfg" <<CFG
+ZK_DIR=$STATE_DIR/zookeeper
+zkserver() {
+    JMXDISABLE=true ZOO_LOG_DIR=$ZK_DIR ZOOPIDFILE=$ZK_DIR/zookeeper.pid \
+        /usr/share/zookeeper/bin/zkServer.sh "$1" "$ZK_DIR/zoo.cfg" >/dev/null
+}
+
+# Our own config: tickTime 500 ms lets clients ask for 2 s sessions
+# (ZooKeeper grants 2 to 20 ticks), no admin server (it would listen on
+# every interface), no limit on connections from one address (a simulated
+# fleet opens one per service).
+zookeeper_config() {
+    cat <<CFG
 tickTime=500
 initLimit=10
 syncLimit=5
-dataDir=$dir/data
+dataDir=$ZK_DIR/data
 clientPort=2181
 clientPortAddress=127.0.0.1
+maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=ruok
 CFG
-    JMXDISABLE=true ZOO_LOG_DIR=$dir ZOOPIDFILE=$dir/zookeeper.pid \
-        /usr/share/zookeeper/bin/zkServer.sh start "$dir/zoo.cfg" >/dev/null
 }
 
+zookeeper_start() {
+    install -d "$ZK_DIR/data"
+    zookeeper_config >"$ZK_DIR/zoo.cfg"
+    zkserver start
+}
+
+MEMCACHED_ARGS="-u memcache -l 127.0.0.1 -p 11211 -U 0 -m 64 -c 4096"
+MC_DIR=$STATE_DIR/memcached
 memcached_start() {
-    memcached -d -u memcache -l 127.0.0.1 -p 11211 -U 0 -m 64
+    # memcached writes its pid file after dropping to the memcache user.
+    install -d -o memcache "$MC_DIR"
+    # shellcheck disable=SC2086
+    memcached -d $MEMCACHED_ARGS -P "$MC_DIR/memcached.pid"
+    echo "$MEMCACHED_ARGS" >"$MC_DIR/memcached.args"
+}
+
+# Restart a server this script started earlier with other settings.
+restart_if_changed() {
+    if [[ -f $ZK_DIR/zoo.cfg ]] && listening 2181 &&
+        ! cmp -s "$ZK_DIR/zoo.cfg" <(zookeeper_config); then
+        say "ZooKeeper runs with an old config; stopping it"
+        zkserver stop
+        wait_for "ZooKeeper to stop" not_listening 2181
+    fi
+    if [[ -f $MC_DIR/memcached.args ]] && listening 11211 &&
+        [[ $(cat "$MC_DIR/memcached.args") != "$MEMCACHED_ARGS" ]]; then
+        say "memcached runs with old settings; stopping it"
+        kill "$(cat "$MC_DIR/memcached.pid")"
+        wait_for "memcached to stop" not_listening 11211
+    fi
 }
 
 etcd_start() {
@@ -135,6 +171,7 @@ etcd_start() {
 }
 
 install_packages
+restart_if_changed
 
 ensure_server PostgreSQL 5432 'pg_isready -q -h 127.0.0.1 -p 5432' pg_start
 ensure_server MariaDB 3306 'mariadb-admin -uroot ping' mariadb_start
