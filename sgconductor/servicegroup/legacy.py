@@ -12,8 +12,6 @@ from sgconductor import exception
 
 LOG = logging.getLogger(__name__)
 
-ALIASES = ('zk', 'mc')
-
 
 def _zookeeper_url(conf, service_down_time):
     if not conf.zookeeper.address:
