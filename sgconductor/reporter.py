@@ -31,6 +31,7 @@ import time
 from oslo_log import log as logging
 
 from sgconductor import exception
+from sgconductor import outage
 from sgconductor import version
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.servicegroup.drivers import base as servicegroup_base
@@ -112,24 +113,6 @@ class Reporter:
             self.membership.join()
 
 
-class _Outage:
-    """Logs the loss of a peer once and its recovery once."""
-
-    def __init__(self, peer):
-        self.peer = peer
-        self.lost = False
-
-    def failed(self, error):
-        if not self.lost:
-            self.lost = True
-            LOG.error('Lost contact with %s: %s', self.peer, error)
-
-    def succeeded(self):
-        if self.lost:
-            self.lost = False
-            LOG.info('Contact with %s recovered.', self.peer)
-
-
 class ReportLoop:
     """Registers, then reports every ``interval`` s, for many reporters.
 
@@ -143,8 +126,8 @@ class ReportLoop:
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None
-        self._conductor = _Outage('the conductor')
-        self._backend = _Outage('the liveness backend')
+        self._conductor = outage.Outage('the conductor')
+        self._backend = outage.Outage('the liveness backend')
         self._ctxt = conductor_rpcapi.admin_context()
 
     def start(self):

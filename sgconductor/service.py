@@ -18,15 +18,18 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-def create_server(transport=None):
+def create_server(conductor=None, transport=None):
     """The conductor's RPC server, not yet started.
 
-    ``transport`` defaults to the process-wide one; an in-process conductor
+    ``conductor`` is its endpoint (by default a new ConductorManager,
+    whose backend watch then starts with its first listing). ``transport``
+    defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
     closing the shared transport does not stop the conductor.
     """
     target = messaging.Target(topic=CONF.conductor.topic, server=CONF.host)
-    return rpc.get_server(target, [manager.ConductorManager()], transport)
+    return rpc.get_server(target, [conductor or manager.ConductorManager()],
+                          transport)
 
 
 class ConductorService(cotyledon.Service):
@@ -34,10 +37,13 @@ class ConductorService(cotyledon.Service):
 
     def __init__(self, worker_id):
         super().__init__(worker_id)
+        self.conductor = None
         self.server = None
 
     def run(self):
-        self.server = create_server()
+        self.conductor = manager.ConductorManager()
+        self.conductor.init_host()
+        self.server = create_server(self.conductor)
         self.server.start()
         LOG.info('Conductor worker %(worker)s consuming topic %(topic)s.',
                  {'worker': self.worker_id, 'topic': CONF.conductor.topic})
@@ -46,6 +52,8 @@ class ConductorService(cotyledon.Service):
         if self.server is not None:
             self.server.stop()
             self.server.wait()
+        if self.conductor is not None:
+            self.conductor.cleanup_host()
         rpc.cleanup()
         LOG.info('Conductor worker %s stopped.', self.worker_id)
 

@@ -62,7 +62,7 @@ def db(conf, tmp_path):
 def conductor(db):
     """A real conductor RPC server on the in-memory transport."""
     transport = rpc.create_transport()
-    server = service.create_server(transport)
+    server = service.create_server(transport=transport)
     server.start()
     yield server
     server.stop()

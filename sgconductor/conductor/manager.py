@@ -65,6 +65,15 @@ class ConductorManager:
         self.dbapi = db_api.get_instance()
         self.servicegroup = servicegroup_api.API()
 
+    def init_host(self):
+        """Before serving: start watching the liveness backend, so that an
+        outage is noticed even while nobody lists services."""
+        self.servicegroup.start()
+
+    def cleanup_host(self):
+        """After serving: release the liveness backend."""
+        self.servicegroup.stop()
+
     def _primitive(self, service):
         return service_to_primitive(
             service, self.servicegroup.get_states([service])[0])

@@ -49,6 +49,14 @@ class API:
         """Raise ConfigInvalid if the driver's backend cannot be used."""
         self.driver.check()
 
+    def start(self):
+        """Conductor side: watch the driver's backend from now on."""
+        self.driver.start()
+
+    def stop(self):
+        """Conductor side: stop watching and release the backend."""
+        self.driver.stop()
+
     def join(self, binary, host):
         """The reporter-side Membership of one service."""
         return self.driver.join(binary, host)

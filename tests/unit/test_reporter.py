@@ -72,7 +72,7 @@ def test_first_reports_are_spread_over_one_interval(conductor, ctxt,
 
 
 def test_lost_and_recovered_are_logged_once_each(db, ctxt, caplog):
-    caplog.set_level(logging.INFO, logger='sgconductor.reporter')
+    caplog.set_level(logging.INFO, logger='sgconductor.outage')
     loop, rpcapi = make_loop(['a'])
     loop.reporters[0].rpcapi.timeout = 0.3
     loop.start()

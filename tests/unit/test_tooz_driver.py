@@ -1,6 +1,7 @@
 """The tooz driver's own behaviour (the shared contract is elsewhere)."""
 
 import datetime
+import logging
 import re
 import time
 import types
@@ -154,3 +155,59 @@ def test_group_reads_expire():
     shared.get(b'g', coordinator)
     shared.get(b'g', coordinator)
     assert coordinator.reads == 2
+
+
+def wait_until(check, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, 'condition not met in time'
+        time.sleep(0.01)
+
+
+def test_missing_member_is_unknown_while_the_backend_recovers(file_backend):
+    api = servicegroup_api.API()
+    watch = api.driver._watched()
+    watch.failed(coordination.ToozConnectionError('backend went away'))
+    watch.succeeded()
+    with mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+        (recovering,) = api.get_states([service('cn1')])
+        watch.grace = 0
+        (missing,) = api.get_states([service('cn1')])
+    assert recovering == tooz_driver.RECOVERING
+    assert recovering.up is None
+    assert missing == tooz_driver.MISSING
+
+
+def test_failed_group_read_starts_the_grace_period(file_backend):
+    api = servicegroup_api.API()
+    reader = api.driver._reader()
+    failure = coordination.ToozConnectionError('backend went away')
+    assert not api.driver._watched().recovering()
+    with mock.patch.object(reader, 'get_members', side_effect=failure), \
+            mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+        api.get_states([service('cn1')])
+    assert api.driver._watched().recovering()
+
+
+def test_watch_notices_an_outage_without_any_listing(file_backend, caplog,
+                                                     monkeypatch):
+    caplog.set_level(logging.INFO, logger='sgconductor.outage')
+    monkeypatch.setattr(tooz_driver.BackendWatch, 'PROBE_INTERVAL', 0.01)
+    api = servicegroup_api.API()
+    api.start()
+    watch = api.driver._watched()
+    try:
+        failure = coordination.ToozConnectionError('backend went away')
+        with mock.patch.object(watch.coordinator, 'heartbeat',
+                               side_effect=failure):
+            wait_until(lambda: 'Lost contact' in caplog.text)
+            assert watch.recovering()
+        wait_until(lambda: 'recovered' in caplog.text)
+        assert watch.recovering()  # the grace period has just begun
+    finally:
+        api.stop()
+    assert caplog.text.count('Lost contact with the liveness backend: '
+                             'backend went away') == 1
+    assert caplog.text.count('Contact with the liveness backend '
+                             'recovered.') == 1
+    assert not watch._thread.is_alive()

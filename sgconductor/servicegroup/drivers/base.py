@@ -42,6 +42,12 @@ class Driver(abc.ABC):
     def check(self):  # noqa: B027 (no backend, nothing to check)
         """Raise if the driver's backend cannot be used (at start)."""
 
+    def start(self):  # noqa: B027 (no backend, nothing to watch)
+        """Conductor side: start watching the backend, if any."""
+
+    def stop(self):  # noqa: B027 (no backend, nothing to release)
+        """Conductor side: stop watching and release the backend."""
+
     def join(self, binary, host):
         """The Membership of a reporter of ``binary`` on ``host``."""
         return Membership()

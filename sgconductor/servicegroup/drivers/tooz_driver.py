@@ -9,7 +9,9 @@ A service is up only if its DB record is fresh (what the db driver judges)
 AND the backend lists it as a member. Membership is read once per binary
 per listing. When the backend cannot be read, the state is unknown (None),
 with the reason, rather than down: the conductor must not declare a fleet
-dead because its own backend hiccupped.
+dead because its own backend hiccupped. For the same reason a service
+missing from its group is unknown, not down, for a grace period after such
+an outage (see BackendWatch).
 
 tooz lets a member leave only itself, so to remove a deleted service the
 conductor briefly becomes that member (a coordinator with the same member
@@ -18,6 +20,7 @@ longer a member, registers again and learns that it was deleted.
 """
 
 import functools
+import math
 import os
 import threading
 import time
@@ -28,6 +31,7 @@ from oslo_log import log as logging
 from tooz import coordination
 
 from sgconductor import exception
+from sgconductor import outage
 from sgconductor.servicegroup.drivers import base
 from sgconductor.servicegroup.drivers import db
 
@@ -42,6 +46,8 @@ GROUP_SCHEMES = ('zookeeper', 'kazoo', 'redis', 'rediss', 'memcached',
 START_TIMEOUT = 10
 
 MISSING = base.State(False, 'missing from the liveness backend')
+RECOVERING = base.State(None, 'liveness backend recovering from an outage; '
+                              'waiting for the service to rejoin')
 
 
 def member_id(binary, host):
@@ -70,20 +76,20 @@ def check_url(url):
     return url
 
 
-def _start(backend_url, member):
+def start_coordinator(backend_url, member, heart=True):
     coordinator = coordination.get_coordinator(backend_url, member)
-    coordinator.start(start_heart=True)
+    coordinator.start(start_heart=heart)
     return coordinator
 
 
-def _ensure_group(coordinator, group):
+def ensure_group(coordinator, group):
     try:
         coordinator.create_group(group).get()
     except coordination.GroupAlreadyExist:
         pass
 
 
-def _translated(method):
+def translate_errors(method):
     """Raise LivenessBackendUnavailable instead of tooz's errors, so that
     reporters need not know which driver they run with."""
     @functools.wraps(method)
@@ -141,25 +147,25 @@ class ToozMembership(base.Membership):
 
     def _coordinator(self):
         if self.coordinator is None:
-            self.coordinator = _start(self.backend_url, self.member)
+            self.coordinator = start_coordinator(self.backend_url, self.member)
         return self.coordinator
 
-    @_translated
+    @translate_errors
     def is_member(self):
         return self.member in self.group_members.get(self.group,
                                                       self._coordinator())
 
-    @_translated
+    @translate_errors
     def join(self):
         coordinator = self._coordinator()
-        _ensure_group(coordinator, self.group)
+        ensure_group(coordinator, self.group)
         try:
             coordinator.join_group(self.group).get()
         except coordination.MemberAlreadyExist:
             pass
         self.group_members.forget(self.group)
 
-    @_translated
+    @translate_errors
     def leave(self):
         """Leave the group; also works from another process (same id)."""
         coordinator = self._coordinator()
@@ -172,6 +178,66 @@ class ToozMembership(base.Membership):
             self.coordinator = None
 
 
+class BackendWatch:
+    """The conductor's view of its liveness backend's health.
+
+    A thread heartbeats the conductor's own coordinator (started without
+    tooz's heartbeat thread) every PROBE_INTERVAL s, so an outage is
+    noticed even while nobody lists services; a failed group read counts
+    too. Loss and recovery are logged once each.
+
+    During an outage and for ``grace`` s after it, ``recovering()`` is
+    true: a backend that lost its state (Redis and memcached keep nothing
+    across a restart) lost every member, and each reporter needs up to one
+    report interval to notice and join again. Judging the fleet down
+    meanwhile would trigger evacuations of healthy hosts.
+    """
+
+    PROBE_INTERVAL = 1.0
+
+    def __init__(self, coordinator, grace):
+        self.coordinator = coordinator
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._healthy_since = -math.inf
+        self._outage = outage.Outage('the liveness backend')
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._probe, daemon=True,
+                                        name='sgconductor-backend-watch')
+        self._thread.start()
+
+    def _probe(self):
+        while not self._stop.wait(self.PROBE_INTERVAL):
+            try:
+                self.coordinator.heartbeat()
+            except Exception as exc:
+                self.failed(exc)
+            else:
+                self.succeeded()
+
+    def failed(self, exc):
+        with self._lock:
+            self._healthy_since = None
+        self._outage.failed(exception.first_line(exc) or type(exc).__name__)
+
+    def succeeded(self):
+        with self._lock:
+            if self._healthy_since is None:
+                self._healthy_since = time.monotonic()
+        self._outage.succeeded()
+
+    def recovering(self):
+        """True during an outage and for ``grace`` s after it."""
+        with self._lock:
+            since = self._healthy_since
+        return since is None or time.monotonic() - since < self.grace
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        self.coordinator.stop()
+
+
 class ToozDriver(db.DbDriver):
 
     # How long reporters of one process share a read of their group.
@@ -180,17 +246,36 @@ class ToozDriver(db.DbDriver):
     def __init__(self, service_down_time, backend_url=None):
         super().__init__(service_down_time, check_url(backend_url))
         self._lock = threading.Lock()
-        self._coordinator = None
+        self._watch = None
         self._group_members = GroupMembers(self.MEMBERSHIP_MAX_AGE)
 
-    def _reader(self):
-        """The conductor's own coordinator, started on first use."""
+    def _watched(self):
+        """The conductor's own coordinator and its watch, started on
+        first use."""
         with self._lock:
-            if self._coordinator is None:
-                self._coordinator = _start(
+            if self._watch is None:
+                coordinator = start_coordinator(
                     self.backend_url, ('sgconductor-conductor:%s:%d'
-                     % (CONF.host, os.getpid())).encode())
-            return self._coordinator
+                     % (CONF.host, os.getpid())).encode(), heart=False)
+                # A reporter notices that it was dropped at its next report
+                # (its group read may be MEMBERSHIP_MAX_AGE old) and rejoins.
+                grace = 2 * CONF.report_interval + self.MEMBERSHIP_MAX_AGE
+                self._watch = BackendWatch(coordinator, grace)
+            return self._watch
+
+    def _reader(self):
+        return self._watched().coordinator
+
+    def start(self):
+        """Watch the backend from now on, not only from the first listing
+        (conductor side)."""
+        self._watched()
+
+    def stop(self):
+        with self._lock:
+            watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
 
     def check(self):
         """Connect within START_TIMEOUT s or raise ConfigInvalid.
@@ -199,7 +284,7 @@ class ToozDriver(db.DbDriver):
         cotyledon forks its workers, which must not inherit it.
         """
         def connect_and_close():
-            _start(self.backend_url,
+            start_coordinator(self.backend_url,
                    b'sgconductor-check:%d' % os.getpid()).stop()
 
         outcome = []
@@ -245,12 +330,14 @@ class ToozDriver(db.DbDriver):
             except coordination.GroupNotCreated:
                 members[binary] = set()
             except coordination.ToozError as exc:
+                self._watched().failed(exc)
                 members[binary] = exc
         return members
 
     def get_states(self, services, now):
         fresh = super().get_states(services, now)
         members = self._members({s.binary for s in services})
+        recovering = self._watched().recovering()
         states = []
         for service, state in zip(services, fresh, strict=True):
             group = members[service.binary]
@@ -262,6 +349,8 @@ class ToozDriver(db.DbDriver):
                     % exception.first_line(group)))
             elif member_id(service.binary, service.host) in group:
                 states.append(base.UP)
+            elif recovering:
+                states.append(RECOVERING)
             else:
                 states.append(MISSING)
         return states
