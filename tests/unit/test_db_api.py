@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from sgconductor import exception
 from sgconductor.db import api as db_api
+from sgconductor.db.sqlalchemy import api as sa_api
 from tests.inprocess import report
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
@@ -124,3 +125,9 @@ def test_unreachable_database_raises_database_unavailable(conf):
     finally:
         sa_api.configure()
 
+
+
+def test_sqlite_writers_wait_for_the_write_lock_beyond_5_s(db):
+    with sa_api.get_engine().begin() as connection:
+        waits = connection.exec_driver_sql('PRAGMA busy_timeout').scalar()
+    assert waits == sa_api.SQLITE_BUSY_TIMEOUT_MS > 5000

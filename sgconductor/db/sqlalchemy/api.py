@@ -21,6 +21,11 @@ from sgconductor.db.sqlalchemy import models
 _LOCK = threading.Lock()
 _facade = None
 
+# Milliseconds a SQLite transaction waits for the write lock. pysqlite's
+# default, 5 s, fails transactions in a burst of registrations although
+# each writer holds the lock for milliseconds; only a stuck writer should.
+SQLITE_BUSY_TIMEOUT_MS = 30000
+
 
 def _serialize_sqlite_writers(engine):
     """Make every SQLite transaction take the write lock when it begins.
@@ -29,7 +34,8 @@ def _serialize_sqlite_writers(engine):
     threads that both read and then write would each hold a read lock and
     one would fail at once with "database is locked". BEGIN IMMEDIATE makes
     the second wait for the first instead (the SQLAlchemy recipe for
-    pysqlite). Other databases lock rows and need none of this.
+    pysqlite), for up to SQLITE_BUSY_TIMEOUT_MS. Other databases lock rows
+    and need none of this.
     """
     if engine.dialect.name != 'sqlite':
         return
@@ -39,6 +45,8 @@ def _serialize_sqlite_writers(engine):
         # Stop pysqlite from issuing its own deferred BEGIN; the engine may
         # have opened this connection before this hook was attached.
         connection.connection.driver_connection.isolation_level = None
+        connection.exec_driver_sql(
+            'PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
         connection.exec_driver_sql('BEGIN IMMEDIATE')
 
 
