@@ -53,10 +53,9 @@ def fleet_hosts(prefix, size):
     return ['%s-%05d' % (prefix, i) for i in range(1, size + 1)]
 
 
-def _reporters(args, conf):
+def _reporters(args, conf, servicegroup):
     """One Reporter per simulated host; raises SGConductorException."""
     rpcapi = conductor_rpcapi.ConductorAPI()
-    servicegroup = servicegroup_api.API()
     reporters = []
     for host in fleet_hosts(args.host or conf.host, args.fleet):
         reporter = sg_reporter.Reporter(
@@ -70,11 +69,13 @@ def _reporters(args, conf):
     return reporters
 
 
-def main(argv=None):
+def main(argv=None, servicegroup_factory=servicegroup_api.API):
+    """``servicegroup_factory()``, called once the configuration is loaded,
+    gives what each reporter joins with: ``.join(binary, host)``."""
     args = common.setup(_parser(), argv)
     conf = common.CONF
     try:
-        reporters = _reporters(args, conf)
+        reporters = _reporters(args, conf, servicegroup_factory())
     except exception.SGConductorException as exc:
         common.fail(PROG, exc)
     loop = sg_reporter.ReportLoop(reporters, conf.report_interval)
