@@ -184,11 +184,10 @@ class ReportLoop:
                 return None
             self._attempt(reporter.join, self._backend)
             return random.uniform(0, self.interval)
-        self._attempt(reporter.check_membership, self._backend)
-        if reporter.retired:
-            return None
+        # The report first: a slow liveness backend must not delay it.
         self._attempt(reporter.transmit, self._conductor)
-        return self.interval
+        self._attempt(reporter.check_membership, self._backend)
+        return None if reporter.retired else self.interval
 
     def _attempt(self, step, outage=None):
         """Run one step; True if it worked. Never raises."""

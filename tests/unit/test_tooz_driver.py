@@ -5,6 +5,7 @@ import logging
 import re
 import time
 import types
+from concurrent import futures
 from unittest import mock
 
 import pytest
@@ -30,6 +31,14 @@ def file_backend(conf, tmp_path):
     return conf
 
 
+@pytest.fixture
+def api(file_backend):
+    """The servicegroup API on a file backend; its watch stopped after."""
+    api = servicegroup_api.API()
+    yield api
+    api.stop()
+
+
 @pytest.mark.parametrize('url', [
     'mysql://root@127.0.0.1/tooz', 'postgresql://127.0.0.1/tooz',
     'ipc://', None])
@@ -52,8 +61,7 @@ def test_unreachable_backend_is_a_clear_error_not_a_hang(conf):
     assert time.monotonic() - started < tooz_driver.START_TIMEOUT + 2
 
 
-def test_combined_liveness_and_reasons(file_backend):
-    api = servicegroup_api.API()
+def test_combined_liveness_and_reasons(api):
     member = api.join('nova-compute', 'cn1')
     member.join()
     try:
@@ -68,9 +76,8 @@ def test_combined_liveness_and_reasons(file_backend):
     assert states[2].reason.startswith('no report for')
 
 
-def test_membership_is_read_once_per_binary_per_listing(file_backend):
-    api = servicegroup_api.API()
-    reader = api.driver._reader()
+def test_membership_is_read_once_per_binary_per_listing(api):
+    reader = api.driver._watched().coordinator
     services = [service('cn%d' % i) for i in range(10)] + [
         service('s%d' % i, 'nova-scheduler') for i in range(5)]
     with mock.patch.object(reader, 'get_members',
@@ -81,9 +88,8 @@ def test_membership_is_read_once_per_binary_per_listing(file_backend):
         b'nova-compute', b'nova-scheduler']
 
 
-def test_unreadable_backend_makes_state_unknown_not_down(file_backend):
-    api = servicegroup_api.API()
-    reader = api.driver._reader()
+def test_unreadable_backend_makes_state_unknown_not_down(api):
+    reader = api.driver._watched().coordinator
     failure = coordination.ToozConnectionError('backend went away')
     with mock.patch.object(reader, 'get_members', side_effect=failure), \
             mock.patch.object(timeutils, 'utcnow', return_value=NOW):
@@ -135,7 +141,7 @@ class _CountingCoordinator:
 
     def get_members(self, group):
         self.reads += 1
-        return types.SimpleNamespace(get=lambda: self.members)
+        return types.SimpleNamespace(get=lambda timeout: self.members)
 
 
 def test_reporters_of_one_process_share_group_reads():
@@ -164,8 +170,7 @@ def wait_until(check, timeout=10):
         time.sleep(0.01)
 
 
-def test_missing_member_is_unknown_while_the_backend_recovers(file_backend):
-    api = servicegroup_api.API()
+def test_missing_member_is_unknown_while_the_backend_recovers(api):
     watch = api.driver._watched()
     watch.failed(coordination.ToozConnectionError('backend went away'))
     watch.succeeded()
@@ -178,9 +183,8 @@ def test_missing_member_is_unknown_while_the_backend_recovers(file_backend):
     assert missing == tooz_driver.MISSING
 
 
-def test_failed_group_read_starts_the_grace_period(file_backend):
-    api = servicegroup_api.API()
-    reader = api.driver._reader()
+def test_failed_group_read_starts_the_grace_period(api):
+    reader = api.driver._watched().coordinator
     failure = coordination.ToozConnectionError('backend went away')
     assert not api.driver._watched().recovering()
     with mock.patch.object(reader, 'get_members', side_effect=failure), \
@@ -198,7 +202,7 @@ def test_watch_notices_an_outage_without_any_listing(file_backend, caplog,
     watch = api.driver._watched()
     try:
         failure = coordination.ToozConnectionError('backend went away')
-        with mock.patch.object(watch.coordinator, 'heartbeat',
+        with mock.patch.object(watch.coordinator, 'get_members',
                                side_effect=failure):
             wait_until(lambda: 'Lost contact' in caplog.text)
             assert watch.recovering()
@@ -211,3 +215,41 @@ def test_watch_notices_an_outage_without_any_listing(file_backend, caplog,
     assert caplog.text.count('Contact with the liveness backend '
                              'recovered.') == 1
     assert not watch._thread.is_alive()
+
+
+def test_listings_do_not_wait_for_a_failing_backend(api):
+    watch = api.driver._watched()
+    watch.failed(coordination.ToozConnectionError('backend went away'))
+    with mock.patch.object(watch.coordinator, 'get_members') as read, \
+            mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+        (state,) = api.get_states([service('cn1')])
+    read.assert_not_called()
+    assert state == (None, 'liveness backend unavailable: backend went away')
+
+
+def test_reads_from_a_hanging_backend_give_up(api):
+    member = api.join('nova-compute', 'cn1')
+    member.join()
+    try:
+        never = coordination.CoordinatorResult(futures.Future())
+        with mock.patch.object(member.coordinator, 'get_members',
+                               return_value=never):
+            with pytest.raises(exception.LivenessBackendUnavailable,
+                               match='no answer in 2.0 s'):
+                member.is_member()
+    finally:
+        member.leave()
+
+
+def test_client_library_errors_count_as_backend_failures(api):
+    """tooz lets some client errors through untranslated (redis-py's)."""
+    member = api.join('nova-compute', 'cn1')
+    member.join()
+    try:
+        with mock.patch.object(member.coordinator, 'get_members',
+                               side_effect=ConnectionError('refused')):
+            with pytest.raises(exception.LivenessBackendUnavailable,
+                               match='refused'):
+                member.is_member()
+    finally:
+        member.leave()

@@ -44,6 +44,10 @@ GROUP_SCHEMES = ('zookeeper', 'kazoo', 'redis', 'rediss', 'memcached',
 
 # Seconds the conductor waits for the backend at start before giving up.
 START_TIMEOUT = 10
+# Seconds any other backend operation may take before it counts as failed.
+# tooz retries some failures for a long time (a read from a dead Redis takes
+# seconds, its heartbeat a minute); nothing here waits that long.
+BACKEND_TIMEOUT = 2.0
 
 MISSING = base.State(False, 'missing from the liveness backend')
 RECOVERING = base.State(None, 'liveness backend recovering from an outage; '
@@ -84,21 +88,40 @@ def start_coordinator(backend_url, member, heart=True):
 
 def ensure_group(coordinator, group):
     try:
-        coordinator.create_group(group).get()
+        coordinator.create_group(group).get(timeout=BACKEND_TIMEOUT)
     except coordination.GroupAlreadyExist:
         pass
 
 
+def read_members(coordinator, group):
+    """Member ids of ``group``; empty if the group does not exist."""
+    try:
+        return set(coordinator.get_members(group).get(
+            timeout=BACKEND_TIMEOUT))
+    except coordination.GroupNotCreated:
+        return set()
+
+
+def describe(exc):
+    """One line for operators about a failed backend operation."""
+    if isinstance(exc, coordination.OperationTimedOut) and not str(exc):
+        return 'no answer in %s s' % BACKEND_TIMEOUT
+    return exception.first_line(exc)
+
+
 def translate_errors(method):
-    """Raise LivenessBackendUnavailable instead of tooz's errors, so that
-    reporters need not know which driver they run with."""
+    """Raise LivenessBackendUnavailable for any failure of the backend, so
+    that reporters need not know which driver they run with.
+
+    Any exception counts: tooz does not translate every client library's
+    errors (its redis driver re-raises redis-py's own from results).
+    """
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except coordination.ToozError as exc:
-            raise exception.LivenessBackendUnavailable(
-                reason=exception.first_line(exc) or type(exc).__name__)
+        except Exception as exc:
+            raise exception.LivenessBackendUnavailable(reason=describe(exc))
     return wrapper
 
 
@@ -122,10 +145,7 @@ class GroupMembers:
             if read_at is not None and (
                     time.monotonic() - read_at < self.max_age):
                 return members
-        try:
-            members = set(coordinator.get_members(group).get())
-        except coordination.GroupNotCreated:
-            members = set()
+        members = read_members(coordinator, group)
         with self._lock:
             self._read[group] = (time.monotonic(), members)
         return members
@@ -160,7 +180,7 @@ class ToozMembership(base.Membership):
         coordinator = self._coordinator()
         ensure_group(coordinator, self.group)
         try:
-            coordinator.join_group(self.group).get()
+            coordinator.join_group(self.group).get(timeout=BACKEND_TIMEOUT)
         except coordination.MemberAlreadyExist:
             pass
         self.group_members.forget(self.group)
@@ -170,7 +190,7 @@ class ToozMembership(base.Membership):
         """Leave the group; also works from another process (same id)."""
         coordinator = self._coordinator()
         try:
-            coordinator.leave_group(self.group).get()
+            coordinator.leave_group(self.group).get(timeout=BACKEND_TIMEOUT)
         except (coordination.GroupNotCreated, coordination.MemberNotJoined):
             pass
         finally:
@@ -181,10 +201,12 @@ class ToozMembership(base.Membership):
 class BackendWatch:
     """The conductor's view of its liveness backend's health.
 
-    A thread heartbeats the conductor's own coordinator (started without
-    tooz's heartbeat thread) every PROBE_INTERVAL s, so an outage is
-    noticed even while nobody lists services; a failed group read counts
-    too. Loss and recovery are logged once each.
+    The conductor's own coordinator only reads, so it runs without tooz's
+    heartbeat thread. A thread of the watch reads a group through it every
+    PROBE_INTERVAL s, so an outage is noticed even while nobody lists
+    services; a failed group read of a listing counts too. Loss and
+    recovery are logged once each. While the backend is failing, listings
+    do not wait for it: ``error()`` says why it is unavailable.
 
     During an outage and for ``grace`` s after it, ``recovering()`` is
     true: a backend that lost its state (Redis and memcached keep nothing
@@ -194,12 +216,15 @@ class BackendWatch:
     """
 
     PROBE_INTERVAL = 1.0
+    # Any group will do; this one is never created.
+    PROBE_GROUP = b'sgconductor-probe'
 
     def __init__(self, coordinator, grace):
         self.coordinator = coordinator
         self.grace = grace
         self._lock = threading.Lock()
         self._healthy_since = -math.inf
+        self._error = None
         self._outage = outage.Outage('the liveness backend')
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._probe, daemon=True,
@@ -209,22 +234,30 @@ class BackendWatch:
     def _probe(self):
         while not self._stop.wait(self.PROBE_INTERVAL):
             try:
-                self.coordinator.heartbeat()
+                read_members(self.coordinator, self.PROBE_GROUP)
             except Exception as exc:
                 self.failed(exc)
             else:
                 self.succeeded()
 
     def failed(self, exc):
+        error = describe(exc)
         with self._lock:
             self._healthy_since = None
-        self._outage.failed(exception.first_line(exc) or type(exc).__name__)
+            self._error = error
+        self._outage.failed(error)
 
     def succeeded(self):
         with self._lock:
             if self._healthy_since is None:
                 self._healthy_since = time.monotonic()
+                self._error = None
         self._outage.succeeded()
+
+    def error(self):
+        """Why the backend is unavailable, or None while it answers."""
+        with self._lock:
+            return self._error
 
     def recovering(self):
         """True during an outage and for ``grace`` s after it."""
@@ -262,9 +295,6 @@ class ToozDriver(db.DbDriver):
                 grace = 2 * CONF.report_interval + self.MEMBERSHIP_MAX_AGE
                 self._watch = BackendWatch(coordinator, grace)
             return self._watch
-
-    def _reader(self):
-        return self._watched().coordinator
 
     def start(self):
         """Watch the backend from now on, not only from the first listing
@@ -321,17 +351,20 @@ class ToozDriver(db.DbDriver):
                         {'binary': binary, 'host': host, 'exc': exc})
 
     def _members(self, binaries):
-        """{binary: set of member ids, or the error reading them}."""
+        """{binary: set of member ids, or why they cannot be read}."""
+        watch = self._watched()
         members = {}
         for binary in binaries:
-            try:
-                members[binary] = set(self._reader().get_members(
-                    group_id(binary)).get())
-            except coordination.GroupNotCreated:
-                members[binary] = set()
-            except coordination.ToozError as exc:
-                self._watched().failed(exc)
-                members[binary] = exc
+            error = watch.error()
+            if error is None:
+                try:
+                    members[binary] = read_members(watch.coordinator,
+                                                   group_id(binary))
+                    continue
+                except Exception as exc:
+                    watch.failed(exc)
+                    error = describe(exc)
+            members[binary] = error
         return members
 
     def get_states(self, services, now):
@@ -343,10 +376,9 @@ class ToozDriver(db.DbDriver):
             group = members[service.binary]
             if not state.up:
                 states.append(state)
-            elif isinstance(group, Exception):
+            elif isinstance(group, str):
                 states.append(base.State(
-                    None, 'liveness backend unavailable: %s'
-                    % exception.first_line(group)))
+                    None, 'liveness backend unavailable: %s' % group))
             elif member_id(service.binary, service.host) in group:
                 states.append(base.UP)
             elif recovering:
