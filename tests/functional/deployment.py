@@ -30,6 +30,8 @@ CALL_TIMEOUT = 5
 MANAGE_TIMEOUT = CALL_TIMEOUT + 25
 # Seconds a conductor may take from start to consuming its topic.
 CONDUCTOR_START_TIMEOUT = 30
+# ... and from SIGTERM to its exit.
+CONDUCTOR_STOP_TIMEOUT = 15
 
 CONDUCTOR_READY = 'consuming topic'
 
@@ -84,6 +86,9 @@ class Deployment:
         self.transport_url = transport_url
         self.processes = []
         self.conductor = None
+        # Where the running conductor's lines start in its log, which a
+        # restarted conductor appends to.
+        self._conductor_log_start = 0
         self.config_file = self.write_config('sgconductor.conf', {
             'DEFAULT': {
                 'transport_url': transport_url,
@@ -181,9 +186,15 @@ class Deployment:
 
     # --- processes
 
-    def _start(self, name, script, args=()):
-        config = self.write_config('%s.conf' % name, {
-            'DEFAULT': {'log_file': self.path('%s.log' % name)}})
+    def _start(self, name, script, args=(), sections=None):
+        """Start ``script`` as ``name``; ``sections`` ({section: {option:
+        value}}) override the shared configuration for this process only.
+        """
+        process_sections = {'DEFAULT': {}}
+        for section, options in (sections or {}).items():
+            process_sections.setdefault(section, {}).update(options)
+        process_sections['DEFAULT']['log_file'] = self.path('%s.log' % name)
+        config = self.write_config('%s.conf' % name, process_sections)
         process = processes.Process(
             name, [processes.console_script(script),
                    '--config-file', self.config_file,
@@ -192,15 +203,18 @@ class Deployment:
         self.processes.append(process)
         return process.start()
 
-    def start_conductor(self, wait=True):
+    def start_conductor(self, wait=True, sections=None):
         """Start sgconductor-conductor; by default wait until it consumes.
 
         Casts to a queue nobody declared yet are dropped, so tests that
         send anything wait for the conductor's "consuming topic" log line
-        and then for a successful ``service list``.
+        and then for a successful ``service list``. One conductor runs at
+        a time; stop_conductor() lets another one start.
         """
-        assert self.conductor is None, 'one conductor per deployment'
-        self.conductor = self._start('conductor', 'sgconductor-conductor')
+        assert self.conductor is None, 'one conductor at a time'
+        self._conductor_log_start = len(self.read_log('conductor'))
+        self.conductor = self._start('conductor', 'sgconductor-conductor',
+                                     sections=sections)
         if wait:
             self.wait_for_conductor()
         return self.conductor
@@ -210,13 +224,22 @@ class Deployment:
             if not self.conductor.running():
                 raise AssertionError('the conductor exited during start-up\n'
                                      + self.describe())
-            return CONDUCTOR_READY in self.read_log('conductor')
+            log = self.read_log('conductor')[self._conductor_log_start:]
+            return CONDUCTOR_READY in log
         self.wait_for('the conductor to consume its topic', consuming,
                       CONDUCTOR_START_TIMEOUT, interval=0.1)
         self.services()
 
-    def start_compute(self, name, *args):
-        return self._start('compute-%s' % name, 'sgconductor-compute', args)
+    def stop_conductor(self, timeout=CONDUCTOR_STOP_TIMEOUT):
+        """SIGTERM the conductor; fail unless it exits cleanly in time."""
+        status = self.conductor.stop(timeout)
+        assert status == 0, 'the conductor exited with status %s\n%s' % (
+            status, self.describe())
+        self.conductor = None
+
+    def start_compute(self, name, *args, sections=None):
+        return self._start('compute-%s' % name, 'sgconductor-compute', args,
+                           sections=sections)
 
     def read_log(self, name):
         try:
