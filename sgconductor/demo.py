@@ -160,7 +160,7 @@ class Deployment:
         rpc.ensure_broker_reachable()
         self.servicegroup = servicegroup_api.API()
         self.servicegroup.check()
-        self.server = service.create_server()
+        self.server = service.Conductor()
         self.server.start()
         self.rpcapi = conductor_rpcapi.ConductorAPI()
 
@@ -211,7 +211,6 @@ class Deployment:
             LOG.warning('Could not delete the demo services: %s', exc)
         if self.server is not None:
             self.server.stop()
-            self.server.wait()
 
 
 def heading(deployment, title, story):

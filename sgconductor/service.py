@@ -18,18 +18,30 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-def create_server(conductor=None, transport=None):
-    """The conductor's RPC server, not yet started.
+class Conductor:
+    """One conductor: its RPC server and endpoint, started and stopped
+    together.
 
-    ``conductor`` is its endpoint (by default a new ConductorManager,
-    whose backend watch then starts with its first listing). ``transport``
-    defaults to the process-wide one; an in-process conductor
+    ``transport`` defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
     closing the shared transport does not stop the conductor.
     """
-    target = messaging.Target(topic=CONF.conductor.topic, server=CONF.host)
-    return rpc.get_server(target, [conductor or manager.ConductorManager()],
-                          transport)
+
+    def __init__(self, transport=None):
+        self.manager = manager.ConductorManager()
+        target = messaging.Target(topic=CONF.conductor.topic,
+                                  server=CONF.host)
+        self.server = rpc.get_server(target, [self.manager], transport)
+
+    def start(self):
+        self.manager.init_host()
+        self.server.start()
+
+    def stop(self):
+        """Finish the messages in flight, then write the last heartbeats."""
+        self.server.stop()
+        self.server.wait()
+        self.manager.cleanup_host()
 
 
 class ConductorService(cotyledon.Service):
@@ -38,22 +50,16 @@ class ConductorService(cotyledon.Service):
     def __init__(self, worker_id):
         super().__init__(worker_id)
         self.conductor = None
-        self.server = None
 
     def run(self):
-        self.conductor = manager.ConductorManager()
-        self.conductor.init_host()
-        self.server = create_server(self.conductor)
-        self.server.start()
+        self.conductor = Conductor()
+        self.conductor.start()
         LOG.info('Conductor worker %(worker)s consuming topic %(topic)s.',
                  {'worker': self.worker_id, 'topic': CONF.conductor.topic})
 
     def terminate(self):
-        if self.server is not None:
-            self.server.stop()
-            self.server.wait()
         if self.conductor is not None:
-            self.conductor.cleanup_host()
+            self.conductor.stop()
         rpc.cleanup()
         LOG.info('Conductor worker %s stopped.', self.worker_id)
 

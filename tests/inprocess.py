@@ -62,11 +62,10 @@ def db(conf, tmp_path):
 def conductor(db):
     """A real conductor RPC server on the in-memory transport."""
     transport = rpc.create_transport()
-    server = service.create_server(transport=transport)
+    server = service.Conductor(transport)
     server.start()
     yield server
     server.stop()
-    server.wait()
     transport.cleanup()
 
 

@@ -9,14 +9,17 @@ Time is always the conductor's: ``last_seen_up`` is stamped here from
 """
 
 import oslo_messaging as messaging
+from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import exception
+from sgconductor.conductor import heartbeats
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
 from sgconductor.servicegroup import api as servicegroup_api
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
@@ -64,24 +67,30 @@ class ConductorManager:
     def __init__(self):
         self.dbapi = db_api.get_instance()
         self.servicegroup = servicegroup_api.API()
+        self.heartbeats = heartbeats.HeartbeatBuffer(
+            self.dbapi, CONF.conductor.flush_interval)
 
     def init_host(self):
-        """Before serving: start watching the liveness backend, so that an
-        outage is noticed even while nobody lists services."""
+        """Before serving: coalesce heartbeats from now on, and watch the
+        liveness backend, so that an outage is noticed even while nobody
+        lists services. Without it, every report is written at once."""
+        self.heartbeats.start()
         self.servicegroup.start()
 
     def cleanup_host(self):
-        """After serving: release the liveness backend."""
+        """After serving: write the last heartbeats, release the liveness
+        backend."""
+        self.heartbeats.stop()
         self.servicegroup.stop()
 
     def _primitive(self, service):
         return service_to_primitive(
             service, self.servicegroup.get_states([service])[0])
 
-    def _upsert(self, report):
-        values, uuid = validation.check_report(report)
-        service, outcome = self.dbapi.service_upsert(
-            values, timeutils.utcnow(), uuid)
+    def _upsert(self, values, uuid, now):
+        service, outcome = self.dbapi.service_upsert(values, now, uuid)
+        if service is not None:
+            self.heartbeats.remember(service)
         if outcome == db_api.CREATED:
             LOG.info('New service %(binary)s on %(host)s (version '
                      '%(version)s) registered.', values)
@@ -105,7 +114,8 @@ class ConductorManager:
         an operator deleted, and nothing was written.
         """
         try:
-            service, outcome = self._upsert(report)
+            values, uuid = validation.check_report(report)
+            service, outcome = self._upsert(values, uuid, timeutils.utcnow())
         except exception.SGConductorException as exc:
             refused = exc
         else:
@@ -120,11 +130,16 @@ class ConductorManager:
     def report_state(self, context, **report):
         """Record a heartbeat (a cast: nothing is returned, nothing raised).
 
-        A bad report or an unreachable database costs one log line and
-        that report, never the conductor.
+        A report that only says "alive" is counted in memory and written
+        with others by the heartbeat flusher; anything else is written at
+        once. A bad report or an unreachable database costs one log line
+        and that report, never the conductor.
         """
         try:
-            self._upsert(report)
+            values, uuid = validation.check_report(report)
+            now = timeutils.utcnow()
+            if not self.heartbeats.offer(values, uuid, now):
+                self._upsert(values, uuid, now)
             return
         except exception.InvalidReport as exc:
             dropped = exc
@@ -168,6 +183,7 @@ class ConductorManager:
         validation.check_name(host, 'host', _invalid)
         validation.check_name(binary, 'binary', _invalid)
         self.dbapi.service_destroy(host, binary, timeutils.utcnow())
+        self.heartbeats.forget(host, binary)
         self.servicegroup.remove(binary, host)
         LOG.info('Service %(binary)s on %(host)s deleted.',
                  {'binary': binary, 'host': host})

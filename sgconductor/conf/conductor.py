@@ -16,6 +16,17 @@ opts = [
         min=1,
         help='Number of conductor worker processes to start on this host. '
              'All of them consume the same topic.'),
+    cfg.FloatOpt(
+        'flush_interval',
+        default=1.0,
+        min=0.1,
+        max=60,
+        help='Seconds between two writes of coalesced heartbeats. A report '
+             'that only says "alive" is counted in memory and written with '
+             'all others in a few statements at this interval; '
+             'registrations and version changes are written at once. A '
+             'conductor that dies loses at most this much of heartbeats, '
+             'and last_seen_up lags by up to this much.'),
     cfg.IntOpt(
         'call_timeout',
         default=10,

@@ -55,3 +55,22 @@ def test_racing_first_registrations_make_one_row(dbapi):
     (service,) = dbapi.service_get_all()
     assert service.report_count == 16
     assert outcomes.count(db_api.CREATED) == 1
+
+
+def test_batched_heartbeats(dbapi):
+    """One flush of coalesced heartbeats: exact counts, time only forward,
+    deleted rows untouched and reported back."""
+    ids = {host: dbapi.service_upsert(report(host), NOW)[0].id
+           for host in ('a', 'b', 'c', 'gone')}
+    dbapi.service_destroy('gone', 'nova-compute', NOW)
+    later = NOW + datetime.timedelta(seconds=10)
+    earlier = NOW - datetime.timedelta(seconds=10)
+    gone = dbapi.service_record_heartbeats({
+        ids['a']: (3, later), ids['b']: (3, later), ids['c']: (1, earlier),
+        ids['gone']: (5, later)})
+    assert gone == {ids['gone']}
+    services = {s.host: s for s in dbapi.service_get_all()}
+    assert {h: s.report_count for h, s in services.items()} == {
+        'a': 4, 'b': 4, 'c': 2}
+    assert {h: s.last_seen_up for h, s in services.items()} == {
+        'a': later, 'b': later, 'c': NOW}

@@ -78,14 +78,13 @@ def test_lost_and_recovered_are_logged_once_each(db, ctxt, caplog):
     loop.start()
     try:
         time.sleep(2.0)  # several registration attempts, no conductor
-        server = sg_service.create_server()
+        server = sg_service.Conductor()
         server.start()
         try:
             wait_for(lambda: loop.reporters[0].registered, timeout=10)
             wait_for(lambda: by_host(rpcapi, ctxt)['a']['report_count'] >= 3)
         finally:
             server.stop()
-            server.wait()
     finally:
         loop.stop(final_report=False)
     messages = [r.getMessage() for r in caplog.records]

@@ -172,6 +172,59 @@ def service_upsert(values, now, uuid=None):
         return service, db_api.CREATED
 
 
+# Ids per UPDATE of service_record_heartbeats: large enough that a flush
+# takes few statements, small enough for any database's parameter limit.
+HEARTBEAT_CHUNK = 1000
+
+
+def _latest(column, seen):
+    """``column`` moved forward to ``seen``, never back (SQL)."""
+    return sa.case((column > seen, column), else_=seen)
+
+
+@_translate_db_errors
+@oslo_db_api.wrap_db_retry(max_retries=5, retry_interval=0.1,
+                           inc_retry_interval=True, retry_on_deadlock=True)
+def service_record_heartbeats(heartbeats):
+    """Apply many heartbeats of known services in one transaction.
+
+    ``heartbeats`` maps a service id to ``(count, seen)``: that many
+    reports, the latest at ``seen``. report_count grows by each count in
+    SQL, last_seen_up and updated_at move forward to ``seen``. Ids that
+    share (count, seen) share one UPDATE ... WHERE id IN (...) per
+    HEARTBEAT_CHUNK ids, so the statements depend on how many distinct
+    pairs there are, not on how many services. Deleted rows are not
+    touched.
+
+    Returns the ids that matched no live row (deleted, or gone).
+    """
+    groups = {}
+    for service_id, beat in heartbeats.items():
+        groups.setdefault(beat, []).append(service_id)
+    service = models.Service.__table__
+    updated = 0
+    with _writer() as session:
+        for (count, seen), ids in groups.items():
+            ids.sort()  # one lock order for every conductor: no deadlock
+            for start in range(0, len(ids), HEARTBEAT_CHUNK):
+                chunk = ids[start:start + HEARTBEAT_CHUNK]
+                updated += session.execute(
+                    service.update()
+                    .where(service.c.id.in_(chunk), service.c.deleted == 0)
+                    .values(report_count=service.c.report_count + count,
+                            last_seen_up=_latest(service.c.last_seen_up,
+                                                 seen),
+                            updated_at=_latest(service.c.updated_at, seen))
+                ).rowcount
+        if updated == len(heartbeats):
+            return set()
+        live = set(session.execute(
+            sa.select(service.c.id).where(
+                service.c.id.in_(list(heartbeats)),
+                service.c.deleted == 0)).scalars())
+        return set(heartbeats) - live
+
+
 @_translate_db_errors
 def service_get_all(host=None, binary=None):
     stmt = _live(sa.select(models.Service))
