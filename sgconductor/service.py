@@ -13,14 +13,17 @@ from oslo_log import log as logging
 
 from sgconductor import rpc
 from sgconductor.conductor import manager
+from sgconductor.conductor import rpcapi
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
 class Conductor:
-    """One conductor: its RPC server and endpoint, started and stopped
-    together.
+    """One conductor: its endpoint and RPC servers, started and stopped
+    together. One server consumes the conductor topic, another the topic
+    heartbeats are cast to, each with its own thread pool (see
+    rpcapi.reports_topic).
 
     ``transport`` defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
@@ -29,18 +32,25 @@ class Conductor:
 
     def __init__(self, transport=None):
         self.manager = manager.ConductorManager()
-        target = messaging.Target(topic=CONF.conductor.topic,
-                                  server=CONF.host)
-        self.server = rpc.get_server(target, [self.manager], transport)
+        self.servers = [
+            rpc.get_server(messaging.Target(topic=topic, server=CONF.host),
+                           [self.manager], transport)
+            # Reports first: a reporter's first call must find their
+            # queue declared, or its casts would be dropped.
+            for topic in (rpcapi.reports_topic(CONF.conductor.topic),
+                          CONF.conductor.topic)]
 
     def start(self):
         self.manager.init_host()
-        self.server.start()
+        for server in self.servers:
+            server.start()
 
     def stop(self):
         """Finish the messages in flight, then write the last heartbeats."""
-        self.server.stop()
-        self.server.wait()
+        for server in self.servers:
+            server.stop()
+        for server in self.servers:
+            server.wait()
         self.manager.cleanup_host()
 
 

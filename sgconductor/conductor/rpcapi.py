@@ -15,6 +15,14 @@ from sgconductor import rpc
 CONF = cfg.CONF
 
 
+def reports_topic(topic):
+    """The topic heartbeats are cast to. Conductors consume it with a
+    server (and thread pool) of its own, so that a flood of heartbeats
+    never delays an operator's call, nor a burst of calls the heartbeats.
+    """
+    return '%s-reports' % topic
+
+
 class ConductorAPI:
     """Client side of the conductor RPC API.
 
@@ -23,6 +31,10 @@ class ConductorAPI:
     * 1.0 - Initial version: register_service, report_state,
             service_get_all, service_update, service_delete,
             get_min_version, get_max_version.
+
+    report_state is cast to ``reports_topic(topic)``, which conductors
+    consume besides ``topic`` (where they still take report_state from
+    clients that send it there): upgrade conductors before reporters.
     """
 
     # Keep in sync with manager.RPC_API_VERSION (a unit test checks).
@@ -31,18 +43,20 @@ class ConductorAPI:
     def __init__(self, topic=None, timeout=None):
         self.topic = topic or CONF.conductor.topic
         self.timeout = timeout or CONF.conductor.call_timeout
-        target = messaging.Target(topic=self.topic,
-                                  version=self.RPC_API_VERSION)
-        self.client = rpc.get_client(target)
+        self.client = rpc.get_client(messaging.Target(
+            topic=self.topic, version=self.RPC_API_VERSION))
+        self.reports_client = rpc.get_client(messaging.Target(
+            topic=reports_topic(self.topic), version=self.RPC_API_VERSION))
 
-    def _prepare(self, retry):
+    def _prepare(self, retry, client=None):
         """The one place every message to the conductor is built.
 
         ``retry`` bounds how often the driver reconnects to the broker
         before giving up, so a missing broker is reported instead of
         hanging the caller.
         """
-        return self.client.prepare(timeout=self.timeout, retry=retry)
+        return (client or self.client).prepare(timeout=self.timeout,
+                                               retry=retry)
 
     def _call(self, ctxt, method, **kwargs):
         try:
@@ -64,7 +78,8 @@ class ConductorAPI:
         """Cast a heartbeat. Raises ConductorUnavailable if the broker
         cannot take it; a stopped conductor finds it queued on return."""
         try:
-            self._prepare(retry=0).cast(ctxt, 'report_state', **report)
+            self._prepare(retry=0, client=self.reports_client).cast(
+                ctxt, 'report_state', **report)
         except messaging.MessageDeliveryFailure as exc:
             raise exception.ConductorUnavailable(
                 topic=self.topic, reason=exception.first_line(exc))
