@@ -287,9 +287,10 @@ class ToozDriver(db.DbDriver):
         first use."""
         with self._lock:
             if self._watch is None:
+                member = 'sgconductor-conductor:%s:%d' % (CONF.host,
+                                                          os.getpid())
                 coordinator = start_coordinator(
-                    self.backend_url, ('sgconductor-conductor:%s:%d'
-                     % (CONF.host, os.getpid())).encode(), heart=False)
+                    self.backend_url, member.encode(), heart=False)
                 # A reporter notices that it was dropped at its next report
                 # (its group read may be MEMBERSHIP_MAX_AGE old) and rejoins.
                 grace = 2 * CONF.report_interval + self.MEMBERSHIP_MAX_AGE
@@ -315,7 +316,7 @@ class ToozDriver(db.DbDriver):
         """
         def connect_and_close():
             start_coordinator(self.backend_url,
-                   b'sgconductor-check:%d' % os.getpid()).stop()
+                              b'sgconductor-check:%d' % os.getpid()).stop()
 
         outcome = []
         worker = threading.Thread(
