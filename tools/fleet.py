@@ -23,8 +23,6 @@ import contextlib
 import os
 import threading
 
-from tooz import coordination
-
 from sgconductor.cmd import compute
 from sgconductor.servicegroup import api as servicegroup_api
 from sgconductor.servicegroup.drivers import base
@@ -52,7 +50,9 @@ class SharedSession:
     @contextlib.contextmanager
     def acting_as(self, member):
         """tooz joins and leaves as the coordinator's own member id; lend it
-        ``member``'s for one operation (waited for inside the block)."""
+        ``member``'s for one operation, waited for inside the block without
+        a timeout: an operation still running after the block would act
+        under the wrong id."""
         with self._lock:
             own = self.coordinator._member_id
             self.coordinator._member_id = member
@@ -80,21 +80,13 @@ class SharedMember(base.Membership):
     @tooz_driver.translate_errors
     def join(self):
         with self.session.acting_as(self.member) as coordinator:
-            tooz_driver.ensure_group(coordinator, self.group)
-            try:
-                coordinator.join_group(self.group).get()
-            except coordination.MemberAlreadyExist:
-                pass
+            tooz_driver.join_group(coordinator, self.group, timeout=None)
         self.session.group_members.forget(self.group)
 
     @tooz_driver.translate_errors
     def leave(self):
         with self.session.acting_as(self.member) as coordinator:
-            try:
-                coordinator.leave_group(self.group).get()
-            except (coordination.GroupNotCreated,
-                    coordination.MemberNotJoined):
-                pass
+            tooz_driver.leave_group(coordinator, self.group, timeout=None)
 
 
 if __name__ == '__main__':

@@ -20,12 +20,8 @@ import collections
 import datetime
 import threading
 
-from oslo_log import log as logging
-
 from sgconductor import exception
 from sgconductor import outage
-
-LOG = logging.getLogger(__name__)
 
 # What a coalesced report must repeat exactly; host and binary are the key.
 _Known = collections.namedtuple('_Known', ['id', 'uuid', 'fields'])
@@ -96,10 +92,14 @@ class HeartbeatBuffer:
             if (known is None or uuid is None or uuid != known.uuid
                     or _fields(values) != known.fields):
                 return False
-            beat = self._pending.setdefault(known.id, [0, now])
-            beat[0] += 1
-            beat[1] = max(beat[1], now)
+            self._add(known.id, 1, now)
             return True
+
+    def _add(self, service_id, count, latest):
+        """Count heartbeats of one service (caller holds the lock)."""
+        beat = self._pending.setdefault(service_id, [0, latest])
+        beat[0] += count
+        beat[1] = max(beat[1], latest)
 
     # --- the flusher
 
@@ -128,9 +128,7 @@ class HeartbeatBuffer:
     def _keep(self, batch):
         with self._lock:
             for service_id, (count, latest) in batch.items():
-                beat = self._pending.setdefault(service_id, [0, latest])
-                beat[0] += count
-                beat[1] = max(beat[1], latest)
+                self._add(service_id, count, latest)
 
     def _forget_ids(self, ids):
         """Deleted meanwhile (by another conductor): their next report is

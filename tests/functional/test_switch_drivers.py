@@ -220,13 +220,20 @@ def all_up(hosts):
     return predicate
 
 
+def start_deployment(deployment, hosts, sections):
+    """A conductor and a compute per host, all on ``sections``; return
+    ({host: process}, the listing once all are up, with no reason)."""
+    deployment.start_conductor(sections=sections)
+    computes = start_computes(deployment, hosts, sections)
+    before = deployment.wait_for_services('all computes up', all_up(hosts),
+                                          REGISTER_TIMEOUT)
+    assert all(s['state_reason'] is None for s in before.values())
+    return computes, before
+
+
 def test_db_to_tooz(switching, observer, hosts):
     d = switching
-    d.start_conductor(sections=DB)
-    computes = start_computes(d, hosts, DB)
-    before = d.wait_for_services('all computes up', all_up(hosts),
-                                 REGISTER_TIMEOUT)
-    assert all(s['state_reason'] is None for s in before.values())
+    computes, before = start_deployment(d, hosts, DB)
     assert members(observer, hosts) == set()
 
     # Step 2: the computes, one by one. Each joins its group; the
@@ -276,11 +283,7 @@ def test_db_to_tooz(switching, observer, hosts):
 
 def test_tooz_to_db(switching, observer, hosts):
     d = switching
-    d.start_conductor(sections=TOOZ)
-    computes = start_computes(d, hosts, TOOZ)
-    before = d.wait_for_services('all computes up', all_up(hosts),
-                                 REGISTER_TIMEOUT)
-    assert all(s['state_reason'] is None for s in before.values())
+    computes, before = start_deployment(d, hosts, TOOZ)
     assert members(observer, hosts) == set(hosts)
     with ListingWatch(d, view(before)) as watch:
         watch.first()

@@ -86,10 +86,24 @@ def start_coordinator(backend_url, member, heart=True):
     return coordinator
 
 
-def ensure_group(coordinator, group):
+def join_group(coordinator, group, timeout=BACKEND_TIMEOUT):
+    """Join ``group`` as the coordinator's member, creating the group if
+    needed; already being a member is fine."""
     try:
-        coordinator.create_group(group).get(timeout=BACKEND_TIMEOUT)
+        coordinator.create_group(group).get(timeout=timeout)
     except coordination.GroupAlreadyExist:
+        pass
+    try:
+        coordinator.join_group(group).get(timeout=timeout)
+    except coordination.MemberAlreadyExist:
+        pass
+
+
+def leave_group(coordinator, group, timeout=BACKEND_TIMEOUT):
+    """Leave ``group``; not being a member (or no group) is fine."""
+    try:
+        coordinator.leave_group(group).get(timeout=timeout)
+    except (coordination.GroupNotCreated, coordination.MemberNotJoined):
         pass
 
 
@@ -177,12 +191,7 @@ class ToozMembership(base.Membership):
 
     @translate_errors
     def join(self):
-        coordinator = self._coordinator()
-        ensure_group(coordinator, self.group)
-        try:
-            coordinator.join_group(self.group).get(timeout=BACKEND_TIMEOUT)
-        except coordination.MemberAlreadyExist:
-            pass
+        join_group(self._coordinator(), self.group)
         self.group_members.forget(self.group)
 
     @translate_errors
@@ -190,9 +199,7 @@ class ToozMembership(base.Membership):
         """Leave the group; also works from another process (same id)."""
         coordinator = self._coordinator()
         try:
-            coordinator.leave_group(self.group).get(timeout=BACKEND_TIMEOUT)
-        except (coordination.GroupNotCreated, coordination.MemberNotJoined):
-            pass
+            leave_group(coordinator, self.group)
         finally:
             coordinator.stop()
             self.coordinator = None
