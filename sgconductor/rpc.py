@@ -5,6 +5,8 @@ One transport per process, built from ``transport_url`` on cfg.CONF (see
 serializer that carries an oslo.context RequestContext across the wire.
 """
 
+import ssl
+
 import kombu
 import oslo_messaging as messaging
 from oslo_config import cfg
@@ -63,6 +65,75 @@ def check_transport_url():
             reason=exception.first_line(exc) or 'unknown transport')
 
 
+def _transport_url():
+    return messaging.TransportURL.parse(CONF, CONF.transport_url)
+
+
+def _ssl_options():
+    """kombu's ``ssl`` argument from [oslo_messaging_rabbit], as
+    oslo.messaging builds it, so that a broker with TLS is reached the same
+    way by every connection of the conductor."""
+    rabbit = CONF.oslo_messaging_rabbit
+    if not rabbit.ssl:
+        return False
+    options = {}
+    if rabbit.ssl_key_file:
+        options['keyfile'] = rabbit.ssl_key_file
+    if rabbit.ssl_cert_file:
+        options['certfile'] = rabbit.ssl_cert_file
+    if rabbit.ssl_ca_file:
+        options['ca_certs'] = rabbit.ssl_ca_file
+        options['cert_reqs'] = ssl.CERT_REQUIRED
+    return options or True
+
+
+def broker_connections():
+    """One unconnected kombu Connection per broker of transport_url, in
+    order (``kombu+memory://``: kombu's in-memory transport)."""
+    url = _transport_url()
+    driver, _, kombu_transport = url.transport.partition('+')
+    if driver not in ('rabbit', 'kombu'):
+        raise exception.ConfigInvalid(
+            option='[DEFAULT] transport_url',
+            reason='the conductor needs RabbitMQ (rabbit://), not %s'
+                   % url.transport)
+    if kombu_transport:
+        return [kombu.Connection(hostname='localhost',
+                                 transport=kombu_transport)]
+    rabbit = CONF.oslo_messaging_rabbit
+    return [kombu.Connection(
+        hostname=host.hostname, port=host.port, userid=host.username,
+        password=host.password, virtual_host=url.virtual_host or '/',
+        transport='pyamqp', connect_timeout=BROKER_CONNECT_TIMEOUT,
+        heartbeat=rabbit.heartbeat_timeout_threshold, ssl=_ssl_options())
+        for host in url.hosts]
+
+
+def topic_queue(topic):
+    """The queue of ``topic`` as oslo.messaging's RPC server declares it
+    (exchange ``control_exchange``, durability and queue type from
+    [oslo_messaging_rabbit]), so that either may declare it first."""
+    rabbit = CONF.oslo_messaging_rabbit
+    durable = rabbit.amqp_durable_queues or rabbit.rabbit_quorum_queue
+    arguments = {}
+    if rabbit.rabbit_ha_queues:
+        arguments['x-ha-policy'] = 'all'
+    if rabbit.rabbit_quorum_queue:
+        arguments['x-queue-type'] = 'quorum'
+        for option, argument in (
+                ('rabbit_quorum_delivery_limit', 'x-delivery-limit'),
+                ('rabbit_quorum_max_memory_length', 'x-max-in-memory-length'),
+                ('rabbit_quorum_max_memory_bytes', 'x-max-in-memory-bytes')):
+            if rabbit[option]:
+                arguments[argument] = rabbit[option]
+    exchange = kombu.Exchange(CONF.control_exchange, 'topic',
+                              durable=durable,
+                              auto_delete=rabbit.amqp_auto_delete)
+    return kombu.Queue(topic, exchange, routing_key=topic, durable=durable,
+                       auto_delete=rabbit.amqp_auto_delete,
+                       queue_arguments=arguments or None)
+
+
 def ensure_broker_reachable():
     """Raise OSError unless one RabbitMQ host of transport_url answers.
 
@@ -72,21 +143,15 @@ def ensure_broker_reachable():
     first call; later outages make calls time out as usual.
     """
     global _BROKER_SEEN
-    url = messaging.TransportURL.parse(CONF, CONF.transport_url)
-    if _BROKER_SEEN or url.transport != 'rabbit':
+    if _BROKER_SEEN or _transport_url().transport != 'rabbit':
         return
     errors = []
-    for host in url.hosts:
-        broker = kombu.Connection(
-            hostname=host.hostname, port=host.port, userid=host.username,
-            password=host.password, virtual_host=url.virtual_host or '/',
-            transport='pyamqp', connect_timeout=BROKER_CONNECT_TIMEOUT,
-            ssl=CONF.oslo_messaging_rabbit.ssl)
+    for broker in broker_connections():
         try:
             # One attempt: connect() would wait 2 s and try again.
             broker.ensure_connection(max_retries=0)
         except Exception as exc:
-            errors.append('%s:%s: %s' % (host.hostname, host.port, exc))
+            errors.append('%s: %s' % (broker.host, exc))
             continue
         finally:
             broker.release()

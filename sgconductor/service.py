@@ -1,10 +1,20 @@
-"""The conductor as a process: cotyledon workers running the RPC server.
+"""The conductor as processes: cotyledon workers of two kinds.
 
-cotyledon forks ``[conductor] workers`` processes that each consume the
-conductor topic, restarts a worker that dies, and turns SIGTERM into a
-clean stop: the RPC server stops taking messages and finishes the ones in
-flight before the process exits.
+``[conductor] intake_workers`` processes take heartbeats off the reports
+topic in batches (``Intake``); ``[conductor] workers`` processes serve the
+calls of the conductor topic with an oslo.messaging RPC server
+(``Conductor``). Heartbeats and calls never share a queue, a thread pool
+or an interpreter lock, so a flood of heartbeats cannot slow down an
+operator's call or get_min_version, nor a burst of calls the heartbeats
+(Neutron's ``rpc_state_report_workers`` separates them for the same
+reason).
+
+cotyledon restarts a worker that dies and turns SIGTERM into a clean
+stop: consumers stop taking messages, finish the ones in hand, and the
+last counted heartbeats are written before the process exits.
 """
+
+import os
 
 import cotyledon
 import oslo_messaging as messaging
@@ -12,45 +22,76 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from sgconductor import rpc
+from sgconductor.conductor import intake
 from sgconductor.conductor import manager
+from sgconductor.conductor import reports
 from sgconductor.conductor import rpcapi
+from sgconductor.db import api as db_api
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
+# How much lower than the call workers' the intake workers' CPU priority is.
+INTAKE_NICENESS = 10
+
+
+def _reports_topic():
+    return rpcapi.reports_topic(CONF.conductor.topic)
+
+
+class Intake:
+    """Heartbeats of the reports topic, recorded by a writer of its own."""
+
+    def __init__(self):
+        self.writer = reports.ReportWriter(db_api.get_instance())
+        self.consumer = intake.ReportIntake(
+            self.writer.take, _reports_topic(), manager.RPC_API_VERSION,
+            CONF.conductor.report_prefetch)
+
+    def start(self):
+        self.writer.start()
+        self.consumer.start()
+
+    def stop(self):
+        """Finish the batch in hand, then write the last heartbeats."""
+        self.consumer.stop()
+        self.writer.stop()
+
 
 class Conductor:
-    """One conductor: its endpoint and RPC servers, started and stopped
-    together. One server consumes the conductor topic, another the topic
-    heartbeats are cast to, each with its own thread pool (see
-    rpcapi.reports_topic).
+    """The endpoint and the RPC server of the conductor topic, and, unless
+    ``with_intake`` is False, an Intake in the same process (tests, the
+    demo).
 
     ``transport`` defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
     closing the shared transport does not stop the conductor.
     """
 
-    def __init__(self, transport=None):
+    def __init__(self, transport=None, with_intake=True):
         self.manager = manager.ConductorManager()
-        self.servers = [
-            rpc.get_server(messaging.Target(topic=topic, server=CONF.host),
-                           [self.manager], transport)
-            # Reports first: a reporter's first call must find their
-            # queue declared, or its casts would be dropped.
-            for topic in (rpcapi.reports_topic(CONF.conductor.topic),
-                          CONF.conductor.topic)]
+        self.server = rpc.get_server(
+            messaging.Target(topic=CONF.conductor.topic, server=CONF.host),
+            [self.manager], transport)
+        self.intake = Intake() if with_intake else None
 
     def start(self):
         self.manager.init_host()
-        for server in self.servers:
-            server.start()
+        if self.intake is not None:
+            self.intake.start()
+        else:
+            # A reporter's first call must find the reports queue declared,
+            # or its casts would be dropped: do not count on an intake
+            # process having started first.
+            intake.declare_queue(_reports_topic())
+        self.server.start()
 
     def stop(self):
-        """Finish the messages in flight, then write the last heartbeats."""
-        for server in self.servers:
-            server.stop()
-        for server in self.servers:
-            server.wait()
+        """Finish the calls in hand, then write the last heartbeats."""
+        self.server.stop()
+        self.server.wait()
+        if self.intake is not None:
+            self.intake.stop()
         self.manager.cleanup_host()
 
 
@@ -62,7 +103,7 @@ class ConductorService(cotyledon.Service):
         self.conductor = None
 
     def run(self):
-        self.conductor = Conductor()
+        self.conductor = Conductor(with_intake=False)
         self.conductor.start()
         LOG.info('Conductor worker %(worker)s consuming topic %(topic)s.',
                  {'worker': self.worker_id, 'topic': CONF.conductor.topic})
@@ -74,8 +115,33 @@ class ConductorService(cotyledon.Service):
         LOG.info('Conductor worker %s stopped.', self.worker_id)
 
 
-def serve(workers):
+class IntakeService(cotyledon.Service):
+    name = 'sgconductor-intake'
+
+    def __init__(self, worker_id):
+        super().__init__(worker_id)
+        self.intake = None
+
+    def run(self):
+        # Heartbeats want throughput, calls want latency: when both compete
+        # for the CPU, the call workers go first, and the heartbeats wait
+        # a little in the queue (they are coalesced anyway).
+        os.nice(INTAKE_NICENESS)
+        self.intake = Intake()
+        self.intake.start()
+        LOG.info('Heartbeat intake worker %(worker)s taking reports from '
+                 '%(topic)s.',
+                 {'worker': self.worker_id, 'topic': _reports_topic()})
+
+    def terminate(self):
+        if self.intake is not None:
+            self.intake.stop()
+        LOG.info('Heartbeat intake worker %s stopped.', self.worker_id)
+
+
+def serve():
     """Run the conductor until SIGTERM or SIGINT."""
     service_manager = cotyledon.ServiceManager()
-    service_manager.add(ConductorService, workers=workers)
+    service_manager.add(IntakeService, workers=CONF.conductor.intake_workers)
+    service_manager.add(ConductorService, workers=CONF.conductor.workers)
     service_manager.run()

@@ -22,4 +22,4 @@ def main(argv=None):
         servicegroup_api.API().check()
     except (exception.SGConductorException, OSError) as exc:
         common.fail(PROG, exc)
-    service.serve(common.CONF.conductor.workers)
+    service.serve()

@@ -22,6 +22,7 @@ import threading
 
 from sgconductor import exception
 from sgconductor import outage
+from sgconductor import threads
 
 # What a coalesced report must repeat exactly; host and binary are the key.
 _Known = collections.namedtuple('_Known', ['id', 'uuid', 'fields'])
@@ -29,7 +30,13 @@ FIELDS = ('topic', 'version', 'availability_zone')
 
 
 def _fields(values):
+    """FIELDS of a report's values."""
     return tuple(values.get(name) for name in FIELDS)
+
+
+def _stored_fields(service):
+    """FIELDS of a stored service (a model or a row)."""
+    return tuple(getattr(service, name) for name in FIELDS)
 
 
 def _to_the_second(when):
@@ -52,33 +59,27 @@ class HeartbeatBuffer:
         self._known = {}    # (host, binary) -> _Known
         self._pending = {}  # service id -> [count, latest]
         self._database = outage.Outage('the database (heartbeat flush)')
-        self._stop = threading.Event()
-        self._thread = None
+        self._flusher = threads.Loop('sgconductor-heartbeat-flush',
+                                     self._run)
 
     def start(self):
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name='sgconductor-heartbeat-flush')
-        self._thread.start()
+        self._flusher.start()
 
     def stop(self):
         """Stop the flusher after one last flush."""
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join()
-        self._thread = None
-        self.flush()
+        if self._flusher.stop():
+            self.flush()
 
     # --- what the RPC endpoint calls
 
     def remember(self, service):
         """``service`` was just written through: coalesce its next
         reports (only while the flusher runs)."""
-        if self._thread is None:
+        if not self._flusher.running:
             return
         with self._lock:
             self._known[(service.host, service.binary)] = _Known(
-                service.id, service.uuid, _fields(service))
+                service.id, service.uuid, _stored_fields(service))
 
     def forget(self, host, binary):
         with self._lock:
@@ -104,7 +105,7 @@ class HeartbeatBuffer:
     # --- the flusher
 
     def _run(self):
-        while not self._stop.wait(self.flush_interval):
+        while not self._flusher.stopping.wait(self.flush_interval):
             self.flush()
 
     def flush(self):

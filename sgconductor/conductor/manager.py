@@ -14,7 +14,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import exception
-from sgconductor.conductor import heartbeats
+from sgconductor.conductor import reports
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
 from sgconductor.servicegroup import api as servicegroup_api
@@ -67,40 +67,24 @@ class ConductorManager:
     def __init__(self):
         self.dbapi = db_api.get_instance()
         self.servicegroup = servicegroup_api.API()
-        self.heartbeats = heartbeats.HeartbeatBuffer(
-            self.dbapi, CONF.conductor.flush_interval)
+        self.reports = reports.ReportWriter(self.dbapi)
 
     def init_host(self):
         """Before serving: coalesce heartbeats from now on, and watch the
         liveness backend, so that an outage is noticed even while nobody
         lists services. Without it, every report is written at once."""
-        self.heartbeats.start()
+        self.reports.start()
         self.servicegroup.start()
 
     def cleanup_host(self):
         """After serving: write the last heartbeats, release the liveness
         backend."""
-        self.heartbeats.stop()
+        self.reports.stop()
         self.servicegroup.stop()
 
     def _primitive(self, service):
         return service_to_primitive(
             service, self.servicegroup.get_states([service])[0])
-
-    def _upsert(self, values, uuid, now):
-        service, outcome = self.dbapi.service_upsert(values, now, uuid)
-        if service is not None:
-            self.heartbeats.remember(service)
-        if outcome == db_api.CREATED:
-            LOG.info('New service %(binary)s on %(host)s (version '
-                     '%(version)s) registered.', values)
-        elif outcome == db_api.DELETED:
-            # Every report of a deleted, still-running service lands here;
-            # the deletion itself was logged at info.
-            LOG.debug('Ignored a report of %(binary)s on %(host)s: an '
-                     'operator deleted this service; it must be restarted '
-                     'to register again.', values)
-        return service, outcome
 
     @messaging.expose
     @messaging.expected_exceptions(exception.InvalidReport,
@@ -115,7 +99,8 @@ class ConductorManager:
         """
         try:
             values, uuid = validation.check_report(report)
-            service, outcome = self._upsert(values, uuid, timeutils.utcnow())
+            service, outcome = self.reports.write(values, uuid,
+                                                  timeutils.utcnow())
         except exception.SGConductorException as exc:
             refused = exc
         else:
@@ -130,23 +115,11 @@ class ConductorManager:
     def report_state(self, context, **report):
         """Record a heartbeat (a cast: nothing is returned, nothing raised).
 
-        A report that only says "alive" is counted in memory and written
-        with others by the heartbeat flusher; anything else is written at
-        once. A bad report or an unreachable database costs one log line
-        and that report, never the conductor.
+        Reporters cast it to the reports topic, which the intake consumes
+        in batches (see ``reports.ReportWriter.take``); this method serves
+        clients that still send it to the conductor topic.
         """
-        try:
-            values, uuid = validation.check_report(report)
-            now = timeutils.utcnow()
-            if not self.heartbeats.offer(values, uuid, now):
-                self._upsert(values, uuid, now)
-            return
-        except exception.InvalidReport as exc:
-            dropped = exc
-        except exception.SGConductorException as exc:
-            dropped = '%s (a report of %r on %r)' % (
-                exc, report.get('binary'), report.get('host'))
-        LOG.warning('Dropped report: %s', dropped)
+        self.reports.take([report])
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
@@ -183,7 +156,7 @@ class ConductorManager:
         validation.check_name(host, 'host', _invalid)
         validation.check_name(binary, 'binary', _invalid)
         self.dbapi.service_destroy(host, binary, timeutils.utcnow())
-        self.heartbeats.forget(host, binary)
+        self.reports.forget(host, binary)
         self.servicegroup.remove(binary, host)
         LOG.info('Service %(binary)s on %(host)s deleted.',
                  {'binary': binary, 'host': host})

@@ -14,6 +14,10 @@ from sgconductor import exception
 MAX_NAME = 255
 _CONTROL = re.compile('[\x00-\x1f\x7f]')
 MAX_VERSION = 2 ** 31 - 1
+# What str(uuid.UUID(...)) gives; every heartbeat carries one, so it is
+# recognised without parsing it.
+_CANONICAL_UUID = re.compile(
+    r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z')
 
 # field -> required?
 REPORT_FIELDS = {
@@ -75,8 +79,9 @@ def _check_version(value, error):
 
 def _check_uuid(value, error):
     """The canonical form of a UUID (stored uuids are canonical)."""
-    if value is None:
-        return None
+    if value is None or (isinstance(value, str)
+                         and _CANONICAL_UUID.match(value)):
+        return value
     try:
         return str(uuid_lib.UUID(value))
     except (TypeError, ValueError, AttributeError):

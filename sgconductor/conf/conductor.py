@@ -14,8 +14,18 @@ opts = [
         'workers',
         default=1,
         min=1,
-        help='Number of conductor worker processes to start on this host. '
-             'All of them consume the same topic.'),
+        help='Number of conductor worker processes to start on this host '
+             'for the calls of [conductor] topic (registrations, listings, '
+             'operator actions, get_min_version). All of them consume the '
+             'same topic.'),
+    cfg.IntOpt(
+        'intake_workers',
+        default=1,
+        min=1,
+        help='Number of processes to start on this host that take '
+             'heartbeats (report_state) off the reports topic, each with '
+             'its own heartbeat buffer. One process takes well over 10,000 '
+             'heartbeats a second; add more only if its CPU is saturated.'),
     cfg.FloatOpt(
         'flush_interval',
         default=1.0,
@@ -27,6 +37,15 @@ opts = [
              'registrations and version changes are written at once. A '
              'conductor that dies loses at most this much of heartbeats, '
              'and last_seen_up lags by up to this much.'),
+    cfg.IntOpt(
+        'report_prefetch',
+        default=1000,
+        min=1,
+        max=65535,
+        help='Heartbeats one conductor worker takes from the broker at a '
+             'time. They are handled as one batch and acknowledged with one '
+             'frame; a worker that dies leaves at most this many to be '
+             'delivered again (to another worker) and counted.'),
     cfg.IntOpt(
         'call_timeout',
         default=10,

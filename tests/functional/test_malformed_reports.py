@@ -1,17 +1,17 @@
-"""Malformed report_state casts over the real broker.
+"""Malformed report_state casts, and raw poison, over the real broker.
 
 The test process casts through sgconductor's own RPC client, configured on
 the global cfg.CONF (overrides undone afterwards) for this deployment's
 broker, control exchange and topic.
 """
 
-import pytest
+import json
+import time
+
+import kombu
 import sqlalchemy as sa
 from oslo_config import cfg
-from oslo_config import fixture as config_fixture
-from oslo_messaging import conffixture as messaging_fixture
 
-from sgconductor import conf as sg_conf  # noqa: F401  (registers options)
 from sgconductor import rpc
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 
@@ -31,29 +31,8 @@ BAD_REPORTS = [
     ('unknown field', 'colour', dict(VALID, host='bad-field', colour='red')),
 ]
 
-WARNING_MARK = ' WARNING sgconductor.conductor.manager '
+WARNING_MARK = ' WARNING sgconductor.conductor.reports '
 TIMEOUT = 20
-
-
-@pytest.fixture
-def client(deployment):
-    """A ConductorAPI on cfg.CONF, aimed at the deployment's conductor."""
-    conf = cfg.CONF
-    fixture = config_fixture.Config(conf)
-    fixture.setUp()
-    messaging_conf = messaging_fixture.ConfFixture(conf)
-    messaging_conf.setUp()
-    try:
-        conf([], project='sgconductor', default_config_files=[])
-        messaging_conf.transport_url = deployment.transport_url
-        fixture.config(control_exchange=deployment.topic)
-        fixture.config(topic=deployment.topic, group='conductor')
-        fixture.config(amqp_auto_delete=True, group='oslo_messaging_rabbit')
-        yield conductor_rpcapi.ConductorAPI()
-    finally:
-        rpc.cleanup()
-        messaging_conf.cleanUp()
-        fixture.cleanUp()
 
 
 def _warnings(deployment):
@@ -105,4 +84,63 @@ def test_malformed_reports_are_dropped(deployment, client):
         assert matches, 'no warning names %r (%s):\n%s' % (
             field, what, '\n'.join(warnings))
         unexplained.remove(matches[0])
+    assert 'Traceback' not in deployment.read_log('conductor')
+
+
+def _publish_raw(bodies):
+    """Publish bytes straight to the conductor's reports queue, as anyone
+    holding broker credentials could (cfg.CONF set up by ``client``)."""
+    queue = rpc.topic_queue(conductor_rpcapi.reports_topic(
+        cfg.CONF.conductor.topic))
+    with rpc.broker_connections()[0] as connection:
+        producer = kombu.Producer(connection.channel(), queue.exchange)
+        for body in bodies:
+            producer.publish(body, routing_key=queue.routing_key,
+                             content_type='application/json')
+        return queue(connection.channel()).queue_declare(passive=True)
+
+
+def _envelope(method, args, version='1.0'):
+    return json.dumps({'oslo.version': '2.0', 'oslo.message': json.dumps(
+        {'method': method, 'args': args, 'version': version,
+         '_unique_id': 'raw'})})
+
+
+RAW_POISON = [
+    b'\x00\x01\x02 binary garbage',
+    b'{"not": "an envelope"}',
+    _envelope('service_delete', {'host': VALID['host'],
+                                 'binary': VALID['binary']}),
+    _envelope('report_state', dict(VALID, version=1), version='9.0'),
+    b'[' * (1024 * 1024),
+]
+
+
+def test_raw_poison_is_dropped_once_and_the_queue_moves_on(deployment,
+                                                           client):
+    conductor = deployment.start_conductor()
+    ctxt = conductor_rpcapi.admin_context()
+    registered = client.register_service(ctxt, VALID)['service']
+
+    _publish_raw(RAW_POISON)
+    client.report_state(ctxt, dict(VALID, uuid=registered['uuid']))
+    deployment.wait_for_services(
+        'the heartbeat after the poison to be counted',
+        lambda s: s.get(VALID['host'], {}).get('report_count') == 2,
+        TIMEOUT)
+
+    def dropped():
+        lines = [line for line in deployment.read_log('conductor')
+                 .splitlines() if 'Dropped a message from queue' in line]
+        return lines if len(lines) >= len(RAW_POISON) else None
+
+    lines = deployment.wait_for('poison warnings', dropped, TIMEOUT)
+    # Acknowledged, so never delivered again: still one line each, and
+    # nothing left in the queue.
+    time.sleep(2)
+    assert len(dropped()) == len(RAW_POISON), '\n'.join(lines)
+    assert _publish_raw([]).message_count == 0
+    assert conductor.running(), deployment.describe()
+    assert _rows(deployment) == [(VALID['host'], VALID['binary'],
+                                  VALID['version'], 0)]
     assert 'Traceback' not in deployment.read_log('conductor')

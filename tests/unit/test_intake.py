@@ -1,16 +1,23 @@
-"""Heartbeats and operator calls do not queue behind each other."""
+"""The heartbeat intake: batches, poison messages, redeliveries, and calls
+that never queue behind heartbeats."""
 
+import json
+import logging
 import threading
 import time
 
-import oslo_messaging as messaging
+import kombu
 from oslo_config import cfg
+from oslo_utils import timeutils
 
+from sgconductor import rpc
+from sgconductor.conductor import deliveries
+from sgconductor.conductor import intake
+from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.inprocess import report
 
-# More heartbeats than the heartbeat server has threads: with one shared
-# server, every thread would be stuck and calls would wait behind them.
-FLOOD = cfg.CONF.executor_thread_pool_size + 50
+CONF = cfg.CONF
+FLOOD = 500
 
 
 def wait_for(predicate, timeout=30):
@@ -20,26 +27,46 @@ def wait_for(predicate, timeout=30):
         time.sleep(0.05)
 
 
+def envelope(method='report_state', args=None, version='1.0',
+             unique_id='u1'):
+    """What an oslo.messaging client publishes for a cast."""
+    return json.dumps({'oslo.version': '2.0', 'oslo.message': json.dumps(
+        {'method': method, 'args': args if args is not None else report(),
+         'version': version, '_unique_id': unique_id,
+         '_context_user': None})}).encode()
+
+
+def publish_raw(bodies):
+    """Publish bytes straight to the reports queue, as anyone with broker
+    credentials could."""
+    queue = rpc.topic_queue(conductor_rpcapi.reports_topic(
+        CONF.conductor.topic))
+    with rpc.broker_connections()[0] as connection:
+        producer = kombu.Producer(connection.channel(), queue.exchange)
+        for body in bodies:
+            producer.publish(body, routing_key=queue.routing_key,
+                             content_type='application/json',
+                             content_encoding='utf-8')
+
+
 def test_calls_are_answered_while_heartbeats_are_stuck(conductor, rpcapi,
                                                        ctxt):
-    manager = conductor.manager
     registered = rpcapi.register_service(ctxt, report('cn1'))['service']
     gate = threading.Event()
     handled = []
-    original = manager.report_state
+    take_reports = conductor.intake.consumer.take_reports
 
-    @messaging.expose
-    def stuck_report_state(context, **beat):
+    def stuck_take_reports(reports):
         gate.wait(60)
-        original(context, **beat)
-        handled.append(beat['host'])
+        handled.extend(reports)
+        return take_reports(reports)
 
-    manager.report_state = stuck_report_state
+    conductor.intake.consumer.take_reports = stuck_take_reports
     try:
         for _ in range(FLOOD):
             rpcapi.report_state(ctxt, dict(report('cn1'),
                                            uuid=registered['uuid']))
-        # Every heartbeat thread is busy, the rest of the flood queued...
+        # The intake is stuck on its first batch, the rest queued...
         (listed,) = rpcapi.service_get_all(ctxt)
         assert listed['report_count'] == 1
         assert rpcapi.get_min_version(ctxt, 'nova-compute') == 1
@@ -48,6 +75,112 @@ def test_calls_are_answered_while_heartbeats_are_stuck(conductor, rpcapi,
         gate.set()
     # ...and none of it is lost once the heartbeats move again.
     wait_for(lambda: len(handled) == FLOOD)
-    conductor.manager.heartbeats.flush()
+    conductor.intake.writer.heartbeats.flush()
     (listed,) = rpcapi.service_get_all(ctxt)
     assert listed['report_count'] == 1 + FLOOD
+
+
+def test_services_registered_elsewhere_are_looked_up_once(conductor, db,
+                                                          rpcapi, ctxt):
+    """After a restart, or with several conductors, the first heartbeat of
+    a service this process never wrote costs a lookup shared by its
+    batch, not a transaction of its own."""
+    now = timeutils.utcnow()
+    services = [db.service_upsert(report('cn%d' % i), now)[0]
+                for i in range(50)]
+    calls = []
+    lookup = db.service_get_by_uuids
+
+    def counted_lookup(uuids):
+        calls.append(len(uuids))
+        return lookup(uuids)
+
+    conductor.manager.dbapi.service_get_by_uuids = counted_lookup
+    gate = threading.Event()
+    take_reports = conductor.intake.consumer.take_reports
+    conductor.intake.consumer.take_reports = lambda reports: (
+        gate.wait(60), take_reports(reports))[1]
+    try:
+        for _ in range(3):
+            for service in services:
+                rpcapi.report_state(ctxt, dict(report(service.host),
+                                               uuid=service.uuid))
+    finally:
+        gate.set()
+    wait_for(lambda: conductor.intake.consumer.counts['received'] == 150)
+    conductor.intake.writer.heartbeats.flush()
+    assert sum(calls) <= 50 and len(calls) <= 2
+    counts = {s['host']: s['report_count']
+              for s in rpcapi.service_get_all(ctxt)}
+    assert counts == {service.host: 4 for service in services}
+
+
+def test_poison_is_logged_counted_acknowledged_and_changes_nothing(
+        conductor, rpcapi, ctxt, caplog):
+    registered = rpcapi.register_service(ctxt, report('cn1'))['service']
+    poison = [
+        b'\xff\xfe not json',
+        b'[1, 2, 3]',
+        json.dumps({'oslo.version': '2.0', 'oslo.message': '{'}).encode(),
+        json.dumps({'oslo.version': '3.0', 'oslo.message': '{}'}).encode(),
+        envelope(method='service_delete',
+                 args={'host': 'cn1', 'binary': 'nova-compute'}),
+        envelope(version='2.0'),
+        envelope(args=['cn1']),
+        b'x' * (deliveries.MAX_BODY + 1),
+    ]
+    caplog.set_level(logging.WARNING, logger='sgconductor')
+    publish_raw(poison)
+    wait_for(lambda: conductor.intake.consumer.counts['poison'] == len(poison))
+    # The queue moves on: a good heartbeat after the poison is counted.
+    rpcapi.report_state(ctxt, dict(report('cn1'), uuid=registered['uuid']))
+    counts = conductor.intake.consumer.counts
+    wait_for(lambda: counts['received'] == len(poison) + 1)
+    conductor.intake.writer.heartbeats.flush()
+    (listed,) = rpcapi.service_get_all(ctxt)
+    assert listed['report_count'] == 2
+    assert listed['host'] == 'cn1' and listed['version'] == 1
+    dropped = [r.getMessage() for r in caplog.records
+               if 'Dropped a message' in r.getMessage()]
+    assert len(dropped) == len(poison)
+    assert any('not JSON' in line for line in dropped)
+    assert any("method 'service_delete'" in line for line in dropped)
+    assert any('larger than' in line for line in dropped)
+
+
+def test_invalid_reports_are_refused_one_by_one(conductor, rpcapi, ctxt):
+    rpcapi.register_service(ctxt, report('cn1'))
+    publish_raw([envelope(args=report('cn1', version=-1), unique_id='a'),
+                 envelope(args=report('cn1', version=2), unique_id='b')])
+    wait_for(lambda: conductor.intake.consumer.counts['received'] == 2)
+    assert conductor.intake.consumer.counts['refused'] == 1
+    (listed,) = rpcapi.service_get_all(ctxt)
+    assert listed['version'] == 2
+
+
+def test_a_redelivered_batch_already_handled_is_not_counted_twice():
+    taken = []
+    reports_intake = intake.ReportIntake(
+        lambda reports: taken.extend(reports) or 0, 'topic', '1.0', 10)
+    batch = [deliveries.Delivery(i, envelope(unique_id='u%d' % i), False, {})
+             for i in range(3)]
+    handled = reports_intake._handle(batch)
+    # The acknowledgement was lost with the connection...
+    reports_intake._unacked |= handled
+    redelivered = [d._replace(tag=d.tag + 10, redelivered=True)
+                   for d in batch]
+    fresh = deliveries.Delivery(20, envelope(unique_id='u9'), False, {})
+    reports_intake._handle(redelivered + [fresh])
+    assert len(taken) == 4
+    assert reports_intake.counts['duplicates'] == 3
+
+
+def test_a_failing_batch_is_dropped_not_retried_forever(caplog):
+    def broken(reports):
+        raise RuntimeError('bug')
+
+    reports_intake = intake.ReportIntake(broken, 'topic', '1.0', 10)
+    batch = [deliveries.Delivery(1, envelope(), False, {})]
+    reports_intake._handle(batch)
+    assert reports_intake.counts['refused'] == 1
+    assert 'Dropped a batch of 1 reports' in caplog.text

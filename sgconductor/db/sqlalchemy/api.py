@@ -226,6 +226,26 @@ def service_record_heartbeats(heartbeats):
 
 
 @_translate_db_errors
+def service_get_by_uuids(uuids):
+    """The live services among ``uuids``: their id, uuid, host, binary,
+    topic, version and availability_zone (not whole rows), in chunks of
+    HEARTBEAT_CHUNK uuids."""
+    service = models.Service.__table__
+    columns = [service.c[name] for name in (
+        'id', 'uuid', 'host', 'binary', 'topic', 'version',
+        'availability_zone')]
+    uuids = list(uuids)
+    found = []
+    with _reader() as session:
+        for start in range(0, len(uuids), HEARTBEAT_CHUNK):
+            found.extend(session.execute(
+                sa.select(*columns).where(
+                    service.c.uuid.in_(uuids[start:start + HEARTBEAT_CHUNK]),
+                    service.c.deleted == 0)).all())
+    return found
+
+
+@_translate_db_errors
 def service_get_all(host=None, binary=None):
     stmt = _live(sa.select(models.Service))
     if host is not None:

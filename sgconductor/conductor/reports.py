@@ -1,0 +1,106 @@
+"""Where service reports go: counted in memory, or written through.
+
+Both the conductor's RPC endpoint (registrations, report_state sent to the
+conductor topic) and the heartbeat intake (report_state in batches) record
+reports through a ReportWriter; each process has its own, with its own
+HeartbeatBuffer. A report of a service the writer knows, that only says
+"alive", is counted and flushed later with the others; anything else
+(a new service, a new version, topic or zone) is written at once with
+``service_upsert``.
+"""
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from sgconductor import exception
+from sgconductor.conductor import heartbeats
+from sgconductor.conductor import validation
+from sgconductor.db import api as db_api
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+class ReportWriter:
+
+    def __init__(self, dbapi):
+        self.dbapi = dbapi
+        self.heartbeats = heartbeats.HeartbeatBuffer(
+            dbapi, CONF.conductor.flush_interval)
+
+    def start(self):
+        """Coalesce heartbeats from now on (until then, every report is
+        written at once)."""
+        self.heartbeats.start()
+
+    def stop(self):
+        """Write the heartbeats counted so far; stop coalescing."""
+        self.heartbeats.stop()
+
+    def forget(self, host, binary):
+        """The service was deleted: write its next report through (which
+        finds out it was deleted)."""
+        self.heartbeats.forget(host, binary)
+
+    def write(self, values, uuid, now):
+        """Write one report through; see ``service_upsert``."""
+        service, outcome = self.dbapi.service_upsert(values, now, uuid)
+        if service is not None:
+            self.heartbeats.remember(service)
+        if outcome == db_api.CREATED:
+            LOG.info('New service %(binary)s on %(host)s (version '
+                     '%(version)s) registered.', values)
+        elif outcome == db_api.DELETED:
+            # Every report of a deleted, still-running service lands here;
+            # the deletion itself was logged at info.
+            LOG.debug('Ignored a report of %(binary)s on %(host)s: an '
+                      'operator deleted this service; it must be restarted '
+                      'to register again.', values)
+        return service, outcome
+
+    def take(self, reports):
+        """Record report_state payloads; return how many were refused.
+
+        A bad report or an unreachable database costs one log line and
+        that report, never the caller.
+        """
+        now = timeutils.utcnow()
+        refused = 0
+        unknown = []
+        for report in reports:
+            try:
+                values, uuid = validation.check_report(report)
+            except exception.InvalidReport as exc:
+                LOG.warning('Dropped report: %s', exc)
+                refused += 1
+                continue
+            if not self.heartbeats.offer(values, uuid, now):
+                unknown.append((values, uuid))
+        for values, uuid in self._learn(unknown, now):
+            try:
+                self.write(values, uuid, now)
+            except exception.SGConductorException as exc:
+                LOG.warning('Dropped report: %(error)s (a report of '
+                            '%(binary)s on %(host)s)',
+                            {'error': exc, 'binary': values['binary'],
+                             'host': values['host']})
+                refused += 1
+        return refused
+
+    def _learn(self, reports, now):
+        """Count the reports of services this writer has not written
+        itself (another process registered them, or this one restarted)
+        after looking them all up in one query; return the reports that
+        still must be written through."""
+        uuids = sorted({uuid for _, uuid in reports if uuid})
+        if not uuids:
+            return reports
+        try:
+            services = self.dbapi.service_get_by_uuids(uuids)
+        except exception.SGConductorException:
+            return reports  # each is tried, and refused, on its own
+        for service in services:
+            self.heartbeats.remember(service)
+        return [(values, uuid) for values, uuid in reports
+                if not self.heartbeats.offer(values, uuid, now)]

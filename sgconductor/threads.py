@@ -1,0 +1,34 @@
+"""A background thread that runs until asked to stop."""
+
+import threading
+
+
+class Loop:
+    """A daemon thread running ``body``, which must return soon after
+    ``stopping`` is set."""
+
+    def __init__(self, name, body):
+        self.name = name
+        self.body = body
+        self.stopping = threading.Event()
+        self._thread = None
+
+    @property
+    def running(self):
+        return self._thread is not None
+
+    def start(self):
+        self.stopping.clear()
+        self._thread = threading.Thread(target=self.body, daemon=True,
+                                        name=self.name)
+        self._thread.start()
+
+    def stop(self):
+        """Ask the thread to end and wait for it; False if it was not
+        running."""
+        if self._thread is None:
+            return False
+        self.stopping.set()
+        self._thread.join()
+        self._thread = None
+        return True

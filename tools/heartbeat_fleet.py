@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""One process of a simulated fleet casting report_state to a conductor.
+
+Services ``--first`` to ``--first + --count - 1`` of the fleet each cast an
+ordinary oslo.messaging report_state (through ConductorAPI, as
+sgconductor-compute does) to the conductor topic of ``--config-file``.
+Service ``i`` is host ``sim-NNNNNN`` with uuid ``UUID(int=i + 1)``, the
+rows tools/bench_scale.py seeds, so its heartbeats are coalesced from the
+first one. A fleet of N is several of these processes side by side.
+
+Two modes:
+
+``--interval S --duration D``
+    every service reports every S seconds, its first report at a random
+    moment of the first interval (jittered starts), for D seconds;
+``--rounds R``
+    every service reports R times, as fast as the process can cast (to
+    fill the queue of a stopped conductor).
+
+Prints one JSON line at exit: casts, seconds, and how late the casts were
+against their schedule (``late`` counts casts more than 1 s late): a
+process that cannot keep up shows it instead of silently sending less.
+"""
+
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+
+from oslo_config import cfg
+
+from sgconductor import cmd  # noqa: F401 (quiets library deprecations)
+from sgconductor import conf as sg_conf  # noqa: F401 (registers options)
+from sgconductor import rpc
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+
+CONF = cfg.CONF
+BINARY = 'nova-compute'
+VERSION = 1
+
+
+def service(index):
+    """Host and uuid of simulated service ``index`` (see module doc)."""
+    return 'sim-%06d' % index, str(uuid.UUID(int=index + 1))
+
+
+def report(index):
+    host, service_uuid = service(index)
+    return {'host': host, 'binary': BINARY, 'topic': 'compute',
+            'version': VERSION, 'availability_zone': 'nova',
+            'uuid': service_uuid}
+
+
+def schedule(first, count, interval, duration):
+    """(due time offset, service index) in time order."""
+    offsets = sorted((random.uniform(0, interval), index)
+                     for index in range(first, first + count))
+    rounds = max(1, int(duration // interval))
+    for r in range(rounds):
+        for offset, index in offsets:
+            yield r * interval + offset, index
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config-file', required=True)
+    parser.add_argument('--first', type=int, default=0)
+    parser.add_argument('--count', type=int, required=True)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument('--interval', type=float)
+    mode.add_argument('--rounds', type=int)
+    parser.add_argument('--duration', type=float, default=60)
+    args = parser.parse_args(argv)
+    CONF(['--config-file', args.config_file], project='sgconductor')
+    client = conductor_rpcapi.ConductorAPI()
+    ctxt = conductor_rpcapi.admin_context()
+    reports = {i: report(i) for i in range(args.first,
+                                           args.first + args.count)}
+    if args.rounds:
+        plan = ((0, i) for _ in range(args.rounds) for i in reports)
+    else:
+        plan = schedule(args.first, args.count, args.interval, args.duration)
+    start = time.monotonic()
+    casts = late = 0
+    max_lag = 0.0
+    for due, index in plan:
+        lag = time.monotonic() - start - due
+        if lag < 0:
+            time.sleep(-lag)
+        elif args.interval:
+            max_lag = max(max_lag, lag)
+            late += lag > 1
+        client.report_state(ctxt, reports[index])
+        casts += 1
+    seconds = time.monotonic() - start
+    rpc.cleanup()
+    print(json.dumps({'casts': casts, 'seconds': round(seconds, 3),
+                      'late': late, 'max_lag': round(max_lag, 3)}))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""The baseline of tools/bench_scale.py: heartbeats handled as Nova does.
+
+A stock oslo.messaging RPC server (threading executor, default thread
+pool, one message at a time, one ack each) consumes the reports topic of
+``--config-file``; its report_state writes each heartbeat in a
+transaction of its own (``service_upsert``: SELECT ... FOR UPDATE, UPDATE,
+COMMIT, as Nova's ``Service.save()``), and it answers get_min_version on
+the same topic and thread pool. Runs until SIGTERM or SIGINT.
+"""
+
+import argparse
+import signal
+import sys
+import threading
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+from oslo_utils import timeutils
+
+from sgconductor import cmd  # noqa: F401 (quiets library deprecations)
+from sgconductor import conf as sg_conf  # noqa: F401 (registers options)
+from sgconductor import rpc
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.conductor import validation
+from sgconductor.db import api as db_api
+
+CONF = cfg.CONF
+
+
+class StockEndpoint:
+    target = messaging.Target(version='1.0')
+
+    def __init__(self):
+        self.dbapi = db_api.get_instance()
+
+    @messaging.expose
+    def report_state(self, context, **report):
+        values, uuid = validation.check_report(report)
+        self.dbapi.service_upsert(values, timeutils.utcnow(), uuid)
+
+    @messaging.expose
+    def get_min_version(self, context, binaries):
+        return self.dbapi.service_get_min_versions(binaries)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config-file', required=True)
+    args = parser.parse_args(argv)
+    CONF(['--config-file', args.config_file], project='sgconductor')
+    topic = conductor_rpcapi.reports_topic(CONF.conductor.topic)
+    server = rpc.get_server(messaging.Target(topic=topic, server=CONF.host),
+                            [StockEndpoint()])
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    print('consuming %s' % topic, flush=True)
+    stop.wait()
+    server.stop()
+    server.wait()
+    rpc.cleanup()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
