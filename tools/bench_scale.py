@@ -13,7 +13,8 @@ drain
     several processes). Then the conductor starts; measured from the
     first message it takes until every heartbeat is in the database
     (SUM(report_count)): heartbeats/s, and the CPU seconds its processes
-    used per 1,000 heartbeats. Meanwhile:
+    used per 1,000 heartbeats. "lost": heartbeats never written (the
+    drain ends after 30 s without progress). Meanwhile:
 statements
     MariaDB's own counter of statements (``Questions``) during the drain,
     per second and per 1,000 heartbeats, without the bench's own polling
@@ -23,10 +24,21 @@ min-version
     drain: p50 and p99 in ms ("inf": a call timed out after 30 s); then
     200 calls back to back once the conductor is idle, for comparison;
 list
-    ``service list`` over RPC of all N services, idle (median of 3).
+    ``service list`` over RPC of all N services, idle (median of 3, s).
+
+sustained
+    --sustain-services report every --interval seconds (jittered starts,
+    tools/heartbeat_fleet.py) for --sustain-seconds against a running
+    conductor: the load offered (casts/s), the conductor's CPU seconds per
+    1,000 heartbeats, the queue depth (sampled every second: its maximum
+    and its last value), and every 5 s how many services the db driver
+    would call down (last_seen_up older than service_down_time): "false
+    down" is the most seen at once, since every service reports. "sender
+    lag" is how far behind their schedule the simulators fell (s): the
+    load they offered is only what this machine could send.
 
     tools/test-setup.sh
-    python tools/bench_scale.py --services 10000 100000 --heartbeats 100000
+    python tools/bench_scale.py --services 10000 100000
 
 The baseline drains --baseline-heartbeats (it is slow; the rate is what
 is compared).
@@ -34,9 +46,11 @@ is compared).
 
 import argparse
 import collections
+import contextlib
 import datetime
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -75,9 +89,15 @@ SEED_CHUNK = 5000
 # Seconds between two get_min_version calls of the probe.
 PROBE_INTERVAL = 0.02
 CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
+# Seconds without a new heartbeat in the database after which the drain
+# is over and the missing heartbeats count as lost.
+STALL = 30
 
+Sustained = collections.namedtuple('Sustained', [
+    'rate', 'cpu', 'depth_max', 'depth_end', 'false_down', 'checks',
+    'sender_lag'])
 Drain = collections.namedtuple('Drain', [
-    'heartbeats', 'seconds', 'statements', 'cpu', 'min_version_ms'])
+    'heartbeats', 'lost', 'seconds', 'statements', 'cpu', 'min_version_ms'])
 
 
 def write_config(workdir, db_url, topic):
@@ -115,8 +135,8 @@ def seed(engine, count):
 
 def total_reports(engine):
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            'SELECT SUM(report_count) FROM services')).scalar() or 0
+        return int(conn.execute(sa.text(
+            'SELECT SUM(report_count) FROM services')).scalar() or 0)
 
 
 def questions(engine):
@@ -252,12 +272,21 @@ def drain(conductor_argv, config, engine, services, heartbeats, min_version):
         started = time.perf_counter()
         cpu = tree_cpu(conductor.pid)
         before = questions(engine)
+        # A call sent before the conductor consumes its topic is lost.
+        wait_for_consumer(rpc.topic_queue(min_version.topic))
         probe = MinVersionProbe(min_version)
         polls = 0
-        while total_reports(engine) < expected:
+        total = progress = 0
+        last_progress = time.perf_counter()
+        while total < expected:
             polls += 1
             time.sleep(POLL)
-        seconds = time.perf_counter() - started
+            total = total_reports(engine)
+            if total > progress:
+                progress, last_progress = total, time.perf_counter()
+            elif time.perf_counter() - last_progress > STALL:
+                break  # the rest were lost
+        seconds = last_progress - started
         cpu = tree_cpu(conductor.pid) - cpu
         after = questions(engine)
         latencies = probe.stop()
@@ -268,9 +297,66 @@ def drain(conductor_argv, config, engine, services, heartbeats, min_version):
                       - per_call * len(latencies))
     finally:
         kill(conductor)
-    return Drain(casts, seconds, statements, cpu,
+    return Drain(casts, expected - total, seconds, statements, cpu,
                  (percentile(latencies, 0.5), percentile(latencies, 0.99),
                   percentile(idle, 0.5), percentile(idle, 0.99)))
+
+
+def wait_for_consumer(queue, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with rpc.broker_connections()[0] as connection:
+            try:
+                if queue(connection.channel()).queue_declare(
+                        passive=True).consumer_count:
+                    return
+            except connection.channel_errors:
+                pass  # not declared yet
+        time.sleep(POLL)
+    raise SystemExit('the conductor did not consume %s' % queue.name)
+
+
+def stale_services(engine):
+    """Services the db driver would call down now (service_down_time)."""
+    cutoff = (datetime.datetime.utcnow()
+              - datetime.timedelta(seconds=CONF.service_down_time))
+    table = models.Service.__table__
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).where(
+            table.c.deleted == 0, table.c.last_seen_up < cutoff)).scalar()
+
+
+def sustain(conductor_argv, config, engine, services, interval, seconds):
+    """``services`` reporting every ``interval`` s for ``seconds``."""
+    queue = rpc.topic_queue(conductor_rpcapi.reports_topic(
+        CONF.conductor.topic))
+    conductor = spawn(conductor_argv)
+    try:
+        wait_for_consumer(queue)
+        share = services // FLEET_PROCESSES
+        fleet = [spawn([sys.executable,
+                        os.path.join(TOOLS, 'heartbeat_fleet.py'),
+                        '--config-file', config, '--first',
+                        str(part * share), '--count', str(share),
+                        '--interval', str(interval),
+                        '--duration', str(seconds)])
+                 for part in range(FLEET_PROCESSES)]
+        cpu = tree_cpu(conductor.pid)
+        depths, down = [], []
+        while any(process.poll() is None for process in fleet):
+            depths.append(queue_depth(queue))
+            if len(depths) % 5 == 0:
+                down.append(stale_services(engine))
+            time.sleep(1)
+        cpu = tree_cpu(conductor.pid) - cpu
+        outputs = [json.loads(process.stdout.read().strip().splitlines()[-1])
+                   for process in fleet]
+    finally:
+        kill(conductor)
+    casts = sum(out['casts'] for out in outputs)
+    return Sustained(casts / seconds, cpu, max(depths), depths[-1],
+                     max(down), len(down),
+                     max(out['max_lag'] for out in outputs))
 
 
 def list_seconds(rpcapi, ctxt):
@@ -282,8 +368,10 @@ def list_seconds(rpcapi, ctxt):
     return len(services), statistics.median(times)
 
 
-def run(server, services, heartbeats):
-    """One part of the run on a fresh database and topic."""
+@contextlib.contextmanager
+def deployment(services):
+    """A fresh database seeded with ``services``, a fresh topic, cfg.CONF
+    loaded from their config file; yields (config path, engine)."""
     server_db = databases.Server('mysql')
     db_url = server_db.create_database()
     workdir = tempfile.mkdtemp(prefix='sgbench-')
@@ -295,38 +383,7 @@ def run(server, services, heartbeats):
     engine = sa.create_engine(db_url, pool_size=1)
     try:
         seed(engine, services)
-        ctxt = conductor_rpcapi.admin_context()
-        rpcapi = conductor_rpcapi.ConductorAPI()
-        if server == 'stock':
-            argv = [sys.executable, os.path.join(TOOLS, 'stock_conductor.py'),
-                    '--config-file', config]
-            client = rpc.get_client(stock_target(), timeout=30)
-
-            def min_version():
-                return client.call(ctxt, 'get_min_version',
-                                   binaries=[heartbeat_fleet.BINARY])
-        else:
-            argv = [os.path.join(os.path.dirname(sys.executable),
-                                 'sgconductor-conductor'),
-                    '--config-file', config]
-
-            def min_version():
-                return rpcapi.get_min_version(ctxt, heartbeat_fleet.BINARY)
-        result = drain(argv, config, engine, services, heartbeats,
-                       min_version)
-        listed = None
-        if server == 'sgconductor':
-            conductor = spawn(argv)
-            try:
-                while True:
-                    try:
-                        listed = list_seconds(rpcapi, ctxt)
-                        break
-                    except Exception:
-                        time.sleep(0.5)
-            finally:
-                kill(conductor)
-        return result, listed
+        yield config, engine
     finally:
         rpc.cleanup()
         sa_api.configure()
@@ -334,6 +391,59 @@ def run(server, services, heartbeats):
         server_db.drop_database(db_url)
         server_db.dispose()
         delete_queue()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def conductor_argv(server, config):
+    if server == 'stock':
+        return [sys.executable, os.path.join(TOOLS, 'stock_conductor.py'),
+                '--config-file', config]
+    return [os.path.join(os.path.dirname(sys.executable),
+                         'sgconductor-conductor'), '--config-file', config]
+
+
+def min_version_call(server):
+    """get_min_version as the API side asks it of ``server``; ``.topic``
+    is the topic it is sent to."""
+    ctxt = conductor_rpcapi.admin_context()
+    if server == 'stock':
+        target = stock_target()
+        client = rpc.get_client(target, timeout=30)
+
+        def call():
+            return client.call(ctxt, 'get_min_version',
+                               binaries=[heartbeat_fleet.BINARY])
+    else:
+        target = messaging.Target(topic=CONF.conductor.topic)
+        rpcapi = conductor_rpcapi.ConductorAPI()
+
+        def call():
+            return rpcapi.get_min_version(ctxt, heartbeat_fleet.BINARY)
+    call.topic = target.topic
+    return call
+
+
+def run_drain(server, services, heartbeats):
+    """The drain, then (sgconductor) the listing, on a fresh deployment."""
+    with deployment(services) as (config, engine):
+        argv = conductor_argv(server, config)
+        result = drain(argv, config, engine, services, heartbeats,
+                       min_version_call(server))
+        if server != 'sgconductor':
+            return result, None
+        conductor = spawn(argv)
+        try:
+            wait_for_consumer(rpc.topic_queue(CONF.conductor.topic))
+            return result, list_seconds(conductor_rpcapi.ConductorAPI(),
+                                        conductor_rpcapi.admin_context())
+        finally:
+            kill(conductor)
+
+
+def run_sustained(server, services, interval, seconds):
+    with deployment(services) as (config, engine):
+        return sustain(conductor_argv(server, config), config, engine,
+                       services, interval, seconds)
 
 
 def stock_target():
@@ -355,32 +465,58 @@ def delete_queue():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--services', type=int, nargs='+', default=[10000],
-                        help='Registered services (N); several values '
-                             'make several runs (default 10000).')
-    parser.add_argument('--heartbeats', type=int, default=50000,
+                        help='Registered services (N) of the drain; '
+                             'several values make several runs (default '
+                             '10000).')
+    parser.add_argument('--heartbeats', type=int, default=100000,
                         help='Heartbeats queued for sgconductor (M).')
     parser.add_argument('--baseline-heartbeats', type=int, default=5000,
                         help='Heartbeats queued for the baseline.')
+    parser.add_argument('--sustain-services', type=int, default=10000,
+                        help='Services of the sustained run.')
+    parser.add_argument('--interval', type=float, default=10,
+                        help='Their report interval (s).')
+    parser.add_argument('--sustain-seconds', type=float, default=300,
+                        help='Length of the sustained run (0: skip it).')
     parser.add_argument('--skip-baseline', action='store_true',
                         help='Only measure sgconductor (while tuning).')
     args = parser.parse_args()
-    print('%-12s %8s %10s %8s %8s %12s %9s %7s %7s %7s %7s %6s' % (
-        'server', 'services', 'heartbeats', 'drain/s', 'cpu/1000',
-        'statements/s', 'stmt/1000', 'mv p50', 'mv p99', 'idle50',
-        'idle99', 'list'), flush=True)
-    runs = [('stock', args.baseline_heartbeats),
-            ('sgconductor', args.heartbeats)]
+    servers = ['stock', 'sgconductor'][args.skip_baseline:]
+    heartbeats = {'stock': args.baseline_heartbeats,
+                  'sgconductor': args.heartbeats}
+    print('Drain\n%-12s %8s %10s %5s %8s %8s %12s %9s %7s %7s %7s %7s %6s'
+          % ('server', 'services', 'heartbeats', 'lost', 'drain/s',
+             'cpu/1000',
+             'statements/s', 'stmt/1000', 'mv p50', 'mv p99', 'idle50',
+             'idle99', 'list'), flush=True)
     for services in args.services:
-        for server, heartbeats in runs[args.skip_baseline:]:
-            result, listed = run(server, services, heartbeats)
-            print('%-12s %8d %10d %8.0f %8.3f %12.1f %9.1f %7.1f %7.1f '
-                  '%7.1f %7.1f %6s' % (server, services, result.heartbeats,
-                     result.heartbeats / result.seconds,
-                     1000.0 * result.cpu / result.heartbeats,
-                     result.statements / result.seconds,
-                     1000.0 * result.statements / result.heartbeats,
-                     *result.min_version_ms,
-                     '%.2f' % listed[1] if listed else '-'), flush=True)
+        for server in servers:
+            result, listed = run_drain(server, services, heartbeats[server])
+            print('%-12s %8d %10d %5d %8.0f %8.3f %12.1f %9.1f %7.1f %7.1f '
+                  '%7.1f %7.1f %6s' % (
+                      server, services, result.heartbeats, result.lost,
+                      (result.heartbeats - result.lost) / result.seconds,
+                      1000.0 * result.cpu / result.heartbeats,
+                      result.statements / result.seconds,
+                      1000.0 * result.statements / result.heartbeats,
+                      *result.min_version_ms,
+                      '%.2f' % listed[1] if listed else '-'), flush=True)
+    if not args.sustain_seconds:
+        return
+    print('\nSustained: %d services every %g s for %g s (service_down_time '
+          '%d s)\n%-12s %9s %8s %10s %10s %11s %7s %10s' % (
+              args.sustain_services, args.interval, args.sustain_seconds,
+              CONF.service_down_time, 'server', 'offered/s', 'cpu/1000',
+              'depth max', 'depth end', 'false down', 'checks',
+              'sender lag'), flush=True)
+    for server in servers:
+        result = run_sustained(server, args.sustain_services, args.interval,
+                               args.sustain_seconds)
+        print('%-12s %9.0f %8.3f %10d %10d %11d %7d %10.1f' % (
+            server, result.rate, 1000.0 * result.cpu / result.rate
+            / args.sustain_seconds, result.depth_max, result.depth_end,
+            result.false_down, result.checks, result.sender_lag),
+            flush=True)
 
 
 if __name__ == '__main__':

