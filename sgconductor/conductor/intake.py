@@ -159,6 +159,12 @@ class ReportIntake:
             except lost as exc:
                 self._broker.failed(exc)
                 self._consumer.stopping.wait(RECONNECT_INTERVAL)
+            except Exception:
+                # Whatever went wrong, a process whose intake thread died
+                # would look alive and take no heartbeat ever again.
+                LOG.exception('Heartbeat intake of %s failed; starting '
+                              'over.', self.topic)
+                self._consumer.stopping.wait(RECONNECT_INTERVAL)
             finally:
                 connection.release()
 

@@ -184,3 +184,27 @@ def test_a_failing_batch_is_dropped_not_retried_forever(caplog):
     reports_intake._handle(batch)
     assert reports_intake.counts['refused'] == 1
     assert 'Dropped a batch of 1 reports' in caplog.text
+
+
+def test_the_intake_survives_an_unexpected_failure(conductor, rpcapi, ctxt,
+                                                   monkeypatch, caplog):
+    """A failure outside any batch (here: opening the receiver) is logged
+    and the intake starts over instead of its thread dying."""
+    registered = rpcapi.register_service(ctxt, report('cn1'))['service']
+    consumer = conductor.intake.consumer
+    consumer.stop()
+    opened = deliveries.open_receiver
+    failures = []
+
+    def fail_once(*args):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError('bug')
+        return opened(*args)
+
+    monkeypatch.setattr(deliveries, 'open_receiver', fail_once)
+    monkeypatch.setattr(intake, 'RECONNECT_INTERVAL', 0.1)
+    consumer.start()
+    rpcapi.report_state(ctxt, dict(report('cn1'), uuid=registered['uuid']))
+    wait_for(lambda: consumer.counts['received'] == 1)
+    assert failures and 'Heartbeat intake of' in caplog.text
