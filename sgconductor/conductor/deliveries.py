@@ -199,9 +199,8 @@ class FrameReceiver:
         """Up to ``limit`` deliveries: waits up to ``timeout`` s for the
         first, then takes only what has already arrived."""
         deliveries, self._pending = self._pending, []
-        wait = timeout
         while len(deliveries) < limit:
-            data = self._recv(None if deliveries else wait)
+            data = self._recv(None if deliveries else timeout)
             if not data:
                 break
             deliveries.extend(self._parser.feed(data))
@@ -252,11 +251,10 @@ class KombuReceiver:
         self._consumer.consume()
 
     def receive(self, timeout, limit):
-        wait = timeout
         while len(self._received) < limit:
             try:
                 self._connection.drain_events(
-                    timeout=0 if self._received else wait)
+                    timeout=0 if self._received else timeout)
             except TimeoutError:
                 break
         taken = self._received[:limit]

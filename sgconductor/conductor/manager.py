@@ -9,7 +9,6 @@ Time is always the conductor's: ``last_seen_up`` is stamped here from
 """
 
 import oslo_messaging as messaging
-from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
@@ -19,7 +18,6 @@ from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
 from sgconductor.servicegroup import api as servicegroup_api
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).

@@ -16,9 +16,10 @@ CONF = cfg.CONF
 
 
 def reports_topic(topic):
-    """The topic heartbeats are cast to. Conductors consume it with a
-    server (and thread pool) of its own, so that a flood of heartbeats
-    never delays an operator's call, nor a burst of calls the heartbeats.
+    """The topic heartbeats are cast to. Conductors consume it in intake
+    processes of their own (sgconductor.service), so that a flood of
+    heartbeats never delays an operator's call, nor a burst of calls the
+    heartbeats.
     """
     return '%s-reports' % topic
 

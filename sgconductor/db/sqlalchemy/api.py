@@ -177,6 +177,12 @@ def service_upsert(values, now, uuid=None):
 HEARTBEAT_CHUNK = 1000
 
 
+def _chunks(items):
+    """``items`` (a list) in slices of at most HEARTBEAT_CHUNK."""
+    for start in range(0, len(items), HEARTBEAT_CHUNK):
+        yield items[start:start + HEARTBEAT_CHUNK]
+
+
 def _latest(column, seen):
     """``column`` moved forward to ``seen``, never back (SQL)."""
     return sa.case((column > seen, column), else_=seen)
@@ -206,8 +212,7 @@ def service_record_heartbeats(heartbeats):
     with _writer() as session:
         for (count, seen), ids in groups.items():
             ids.sort()  # one lock order for every conductor: no deadlock
-            for start in range(0, len(ids), HEARTBEAT_CHUNK):
-                chunk = ids[start:start + HEARTBEAT_CHUNK]
+            for chunk in _chunks(ids):
                 updated += session.execute(
                     service.update()
                     .where(service.c.id.in_(chunk), service.c.deleted == 0)
@@ -218,10 +223,12 @@ def service_record_heartbeats(heartbeats):
                 ).rowcount
         if updated == len(heartbeats):
             return set()
-        live = set(session.execute(
-            sa.select(service.c.id).where(
-                service.c.id.in_(list(heartbeats)),
-                service.c.deleted == 0)).scalars())
+        live = set()
+        for chunk in _chunks(list(heartbeats)):
+            live.update(session.execute(
+                sa.select(service.c.id).where(
+                    service.c.id.in_(chunk),
+                    service.c.deleted == 0)).scalars())
         return set(heartbeats) - live
 
 
@@ -234,13 +241,12 @@ def service_get_by_uuids(uuids):
     columns = [service.c[name] for name in (
         'id', 'uuid', 'host', 'binary', 'topic', 'version',
         'availability_zone')]
-    uuids = list(uuids)
     found = []
     with _reader() as session:
-        for start in range(0, len(uuids), HEARTBEAT_CHUNK):
+        for chunk in _chunks(list(uuids)):
             found.extend(session.execute(
                 sa.select(*columns).where(
-                    service.c.uuid.in_(uuids[start:start + HEARTBEAT_CHUNK]),
+                    service.c.uuid.in_(chunk),
                     service.c.deleted == 0)).all())
     return found
 
