@@ -8,9 +8,11 @@ sgconductor.conf for why there is no private ConfigOpts); each test gets
 its own overrides, its own conductor topic and a fresh database.
 """
 
+import contextlib
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslo_messaging import conffixture as messaging_fixture
@@ -82,3 +84,24 @@ def ctxt():
 def report(host='host1', binary='nova-compute', version=1, **extra):
     return dict({'host': host, 'binary': binary, 'topic': binary,
                  'version': version, 'availability_zone': 'nova'}, **extra)
+
+
+@contextlib.contextmanager
+def statements(dbapi):
+    """The SQL statements ``dbapi`` sends meanwhile (a list, filled in)."""
+    seen = []
+
+    def record(conn, cursor, statement, params, context, executemany):
+        seen.append(statement.strip())
+
+    engine = dbapi.get_engine()
+    sa.event.listen(engine, 'before_cursor_execute', record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, 'before_cursor_execute', record)
+
+
+def verbs(statements):
+    """The first word of each statement: SELECT, UPDATE, ..."""
+    return [statement.split()[0].upper() for statement in statements]

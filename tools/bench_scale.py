@@ -37,6 +37,16 @@ sustained
     lag" is how far behind their schedule the simulators fell (s): the
     load they offered is only what this machine could send.
 
+storm
+    --storm-services new services start within --storm-seconds and
+    register (register_service calls, tools/heartbeat_fleet.py
+    --register-within) against a running conductor and an empty
+    database: how long until the last one was answered ("done", s from
+    the first start), registration latency p50/p99/max (ms, from the
+    service's start), failed calls, rows in the database afterwards,
+    statements (``Questions``) and conductor CPU seconds per 1,000
+    registrations.
+
     tools/test-setup.sh
     python tools/bench_scale.py --services 10000 100000
 
@@ -94,8 +104,11 @@ CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 STALL = 30
 
 Sustained = collections.namedtuple('Sustained', [
-    'rate', 'cpu', 'depth_max', 'depth_end', 'false_down', 'checks',
-    'sender_lag'])
+    'rate', 'cpu', 'statements', 'depth_max', 'depth_end', 'false_down',
+    'checks', 'sender_lag', 'min_version_ms'])
+Storm = collections.namedtuple('Storm', [
+    'calls', 'failed', 'rows', 'seconds', 'statements', 'cpu',
+    'latencies'])
 Drain = collections.namedtuple('Drain', [
     'heartbeats', 'lost', 'seconds', 'statements', 'cpu', 'min_version_ms'])
 
@@ -326,13 +339,17 @@ def stale_services(engine):
             table.c.deleted == 0, table.c.last_seen_up < cutoff)).scalar()
 
 
-def sustain(conductor_argv, config, engine, services, interval, seconds):
+def sustain(conductor_argv, config, engine, services, interval, seconds,
+            min_version):
     """``services`` reporting every ``interval`` s for ``seconds``."""
     queue = rpc.topic_queue(conductor_rpcapi.reports_topic(
         CONF.conductor.topic))
     conductor = spawn(conductor_argv)
     try:
         wait_for_consumer(queue)
+        wait_for_consumer(rpc.topic_queue(min_version.topic))
+        # What a probe's call costs, measured while the server is idle.
+        per_call, _ = idle_calls(engine, min_version)
         share = services // FLEET_PROCESSES
         fleet = [spawn([sys.executable,
                         os.path.join(TOOLS, 'heartbeat_fleet.py'),
@@ -342,6 +359,8 @@ def sustain(conductor_argv, config, engine, services, interval, seconds):
                         '--duration', str(seconds)])
                  for part in range(FLEET_PROCESSES)]
         cpu = tree_cpu(conductor.pid)
+        before = questions(engine)
+        probe = MinVersionProbe(min_version)
         depths, down = [], []
         while any(process.poll() is None for process in fleet):
             depths.append(queue_depth(queue))
@@ -349,14 +368,49 @@ def sustain(conductor_argv, config, engine, services, interval, seconds):
                 down.append(stale_services(engine))
             time.sleep(1)
         cpu = tree_cpu(conductor.pid) - cpu
+        latencies = probe.stop()
+        after = questions(engine)
         outputs = [json.loads(process.stdout.read().strip().splitlines()[-1])
                    for process in fleet]
     finally:
         kill(conductor)
     casts = sum(out['casts'] for out in outputs)
-    return Sustained(casts / seconds, cpu, max(depths), depths[-1],
-                     max(down), len(down),
-                     max(out['max_lag'] for out in outputs))
+    # Heartbeats only: not the stale checks, nor the probe's calls.
+    statements = after - before - 1 - len(down) - per_call * len(latencies)
+    return Sustained(casts / seconds, cpu, statements / seconds,
+                     max(depths), depths[-1], max(down), len(down),
+                     max(out['max_lag'] for out in outputs),
+                     (percentile(latencies, 0.5),
+                      percentile(latencies, 0.99)))
+
+
+def storm(conductor_argv, config, engine, services, within):
+    """``services`` new services registering within ``within`` s."""
+    conductor = spawn(conductor_argv)
+    try:
+        wait_for_consumer(rpc.topic_queue(CONF.conductor.topic))
+        cpu = tree_cpu(conductor.pid)
+        before = questions(engine)
+        share = services // FLEET_PROCESSES
+        fleet = [spawn([sys.executable,
+                        os.path.join(TOOLS, 'heartbeat_fleet.py'),
+                        '--config-file', config, '--first',
+                        str(part * share), '--count', str(share),
+                        '--register-within', str(within)])
+                 for part in range(FLEET_PROCESSES)]
+        outputs = [json.loads(process.communicate()[0].strip()
+                              .splitlines()[-1]) for process in fleet]
+        statements = questions(engine) - before - 1
+        cpu = tree_cpu(conductor.pid) - cpu
+    finally:
+        kill(conductor)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            'SELECT COUNT(*) FROM services')).scalar()
+    return Storm(sum(out['calls'] for out in outputs),
+                 sum(out['failed'] for out in outputs), rows,
+                 max(out['seconds'] for out in outputs), statements, cpu,
+                 [latency for out in outputs for latency in out['latencies']])
 
 
 def list_seconds(rpcapi, ctxt):
@@ -443,7 +497,14 @@ def run_drain(server, services, heartbeats):
 def run_sustained(server, services, interval, seconds):
     with deployment(services) as (config, engine):
         return sustain(conductor_argv(server, config), config, engine,
-                       services, interval, seconds)
+                       services, interval, seconds,
+                       min_version_call(server))
+
+
+def run_storm(server, services, within):
+    with deployment(0) as (config, engine):
+        return storm(conductor_argv(server, config), config, engine,
+                     services, within)
 
 
 def stock_target():
@@ -464,32 +525,49 @@ def delete_queue():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--services', type=int, nargs='+', default=[10000],
+    parser.add_argument('--services', type=int, nargs='*', default=[10000],
                         help='Registered services (N) of the drain; '
-                             'several values make several runs (default '
-                             '10000).')
+                             'several values make several runs, none '
+                             'skips the drain (default 10000).')
     parser.add_argument('--heartbeats', type=int, default=100000,
                         help='Heartbeats queued for sgconductor (M).')
     parser.add_argument('--baseline-heartbeats', type=int, default=5000,
                         help='Heartbeats queued for the baseline.')
-    parser.add_argument('--sustain-services', type=int, default=10000,
-                        help='Services of the sustained run.')
+    parser.add_argument('--sustain-services', type=int, nargs='+',
+                        default=[10000],
+                        help='Services of the sustained run; several '
+                             'values make several runs (default 10000).')
     parser.add_argument('--interval', type=float, default=10,
                         help='Their report interval (s).')
     parser.add_argument('--sustain-seconds', type=float, default=300,
                         help='Length of the sustained run (0: skip it).')
+    parser.add_argument('--storm-services', type=int, default=10000,
+                        help='Services of the registration storm.')
+    parser.add_argument('--storm-seconds', type=float, default=10,
+                        help='Seconds within which they start (0: skip '
+                             'the storm).')
     parser.add_argument('--skip-baseline', action='store_true',
                         help='Only measure sgconductor (while tuning).')
     args = parser.parse_args()
     servers = ['stock', 'sgconductor'][args.skip_baseline:]
-    heartbeats = {'stock': args.baseline_heartbeats,
-                  'sgconductor': args.heartbeats}
+    if args.services:
+        print_drains(servers, args.services, {
+            'stock': args.baseline_heartbeats,
+            'sgconductor': args.heartbeats})
+    if args.storm_seconds:
+        print_storms(servers, args.storm_services, args.storm_seconds)
+    if args.sustain_seconds:
+        print_sustained(servers, args.sustain_services, args.interval,
+                        args.sustain_seconds)
+
+
+def print_drains(servers, fleets, heartbeats):
     print('Drain\n%-12s %8s %10s %5s %8s %8s %12s %9s %7s %7s %7s %7s %6s'
           % ('server', 'services', 'heartbeats', 'lost', 'drain/s',
              'cpu/1000',
              'statements/s', 'stmt/1000', 'mv p50', 'mv p99', 'idle50',
              'idle99', 'list'), flush=True)
-    for services in args.services:
+    for services in fleets:
         for server in servers:
             result, listed = run_drain(server, services, heartbeats[server])
             print('%-12s %8d %10d %5d %8.0f %8.3f %12.1f %9.1f %7.1f %7.1f '
@@ -501,22 +579,44 @@ def main():
                       1000.0 * result.statements / result.heartbeats,
                       *result.min_version_ms,
                       '%.2f' % listed[1] if listed else '-'), flush=True)
-    if not args.sustain_seconds:
-        return
-    print('\nSustained: %d services every %g s for %g s (service_down_time '
-          '%d s)\n%-12s %9s %8s %10s %10s %11s %7s %10s' % (
-              args.sustain_services, args.interval, args.sustain_seconds,
-              CONF.service_down_time, 'server', 'offered/s', 'cpu/1000',
-              'depth max', 'depth end', 'false down', 'checks',
-              'sender lag'), flush=True)
+
+
+def print_sustained(servers, fleets, interval, seconds):
+    print('\nSustained: services every %g s for %g s (service_down_time '
+          '%d s)\n%-12s %8s %9s %8s %12s %9s %10s %10s %11s %7s %10s '
+          '%7s %7s' % (
+              interval, seconds, CONF.service_down_time, 'server',
+              'services', 'offered/s', 'cpu/1000', 'statements/s',
+              'stmt/1000', 'depth max', 'depth end', 'false down',
+              'checks', 'sender lag', 'mv p50', 'mv p99'), flush=True)
+    for services in fleets:
+        for server in servers:
+            result = run_sustained(server, services, interval, seconds)
+            heartbeats = result.rate * seconds
+            print('%-12s %8d %9.0f %8.3f %12.1f %9.1f %10d %10d %11d %7d '
+                  '%10.1f %7.1f %7.1f' % (
+                      server, services, result.rate,
+                      1000.0 * result.cpu / heartbeats, result.statements,
+                      1000.0 * result.statements * seconds / heartbeats,
+                      result.depth_max, result.depth_end, result.false_down,
+                      result.checks, result.sender_lag,
+                      *result.min_version_ms), flush=True)
+
+
+def print_storms(servers, services, within):
+    print('\nRegistration storm: %d new services starting within %g s\n'
+          '%-12s %6s %6s %6s %8s %8s %8s %9s %8s' % (
+              services, within, 'server', 'rows', 'failed', 'done',
+              'p50 ms', 'p99 ms', 'max ms', 'stmt/reg', 'cpu/1000'),
+          flush=True)
     for server in servers:
-        result = run_sustained(server, args.sustain_services, args.interval,
-                               args.sustain_seconds)
-        print('%-12s %9.0f %8.3f %10d %10d %11d %7d %10.1f' % (
-            server, result.rate, 1000.0 * result.cpu / result.rate
-            / args.sustain_seconds, result.depth_max, result.depth_end,
-            result.false_down, result.checks, result.sender_lag),
-            flush=True)
+        result = run_storm(server, services, within)
+        latencies = result.latencies or [float('inf')]
+        print('%-12s %6d %6d %6.1f %8.0f %8.0f %8.0f %9.2f %8.3f' % (
+            server, result.rows, result.failed, result.seconds,
+            percentile(latencies, 0.5), percentile(latencies, 0.99),
+            max(latencies), result.statements / result.calls,
+            1000.0 * result.cpu / result.calls), flush=True)
 
 
 if __name__ == '__main__':

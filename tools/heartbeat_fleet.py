@@ -8,21 +8,29 @@ Service ``i`` is host ``sim-NNNNNN`` with uuid ``UUID(int=i + 1)``, the
 rows tools/bench_scale.py seeds, so its heartbeats are coalesced from the
 first one. A fleet of N is several of these processes side by side.
 
-Two modes:
+Three modes:
 
 ``--interval S --duration D``
     every service reports every S seconds, its first report at a random
     moment of the first interval (jittered starts), for D seconds;
 ``--rounds R``
     every service reports R times, as fast as the process can cast (to
-    fill the queue of a stopped conductor).
+    fill the queue of a stopped conductor);
+``--register-within S``
+    a registration storm: every service starts at a random moment of the
+    next S seconds and registers (a register_service call, as a starting
+    sgconductor-compute does), from up to STORM_THREADS calls at once.
 
 Prints one JSON line at exit: casts, seconds, and how late the casts were
 against their schedule (``late`` counts casts more than 1 s late): a
 process that cannot keep up shows it instead of silently sending less.
+A storm prints the calls, the failed ones, and each registration's
+latency in ms, from the moment its service started to the answer (time
+spent waiting for a free thread of this process included).
 """
 
 import argparse
+import concurrent.futures
 import json
 import random
 import sys
@@ -39,6 +47,8 @@ from sgconductor.conductor import rpcapi as conductor_rpcapi
 CONF = cfg.CONF
 BINARY = 'nova-compute'
 VERSION = 1
+# Registrations of one storm process in flight at once.
+STORM_THREADS = 256
 
 
 def service(index):
@@ -63,6 +73,31 @@ def schedule(first, count, interval, duration):
             yield r * interval + offset, index
 
 
+def storm(client, ctxt, reports, within):
+    """Register every service of ``reports`` at a random moment of the
+    next ``within`` seconds."""
+    start = time.monotonic()
+    plan = sorted((random.uniform(0, within), index) for index in reports)
+
+    def register(due, index):
+        try:
+            client.register_service(ctxt, reports[index])
+        except Exception:
+            return None
+        return (time.monotonic() - start - due) * 1000
+
+    with concurrent.futures.ThreadPoolExecutor(STORM_THREADS) as pool:
+        futures = []
+        for due, index in plan:
+            time.sleep(max(0, due - (time.monotonic() - start)))
+            futures.append(pool.submit(register, due, index))
+        latencies = [future.result() for future in futures]
+    answered = [latency for latency in latencies if latency is not None]
+    return {'calls': len(latencies), 'failed': len(latencies) - len(answered),
+            'seconds': round(time.monotonic() - start, 3),
+            'latencies': [round(latency, 1) for latency in answered]}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config-file', required=True)
@@ -71,6 +106,7 @@ def main(argv=None):
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument('--interval', type=float)
     mode.add_argument('--rounds', type=int)
+    mode.add_argument('--register-within', type=float)
     parser.add_argument('--duration', type=float, default=60)
     args = parser.parse_args(argv)
     CONF(['--config-file', args.config_file], project='sgconductor')
@@ -78,6 +114,11 @@ def main(argv=None):
     ctxt = conductor_rpcapi.admin_context()
     reports = {i: report(i) for i in range(args.first,
                                            args.first + args.count)}
+    if args.register_within:
+        print(json.dumps(storm(client, ctxt, reports,
+                               args.register_within)))
+        rpc.cleanup()
+        return
     if args.rounds:
         plan = ((0, i) for _ in range(args.rounds) for i in reports)
     else:

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The baseline of tools/bench_scale.py: heartbeats handled as Nova does.
 
-A stock oslo.messaging RPC server (threading executor, default thread
-pool, one message at a time, one ack each) consumes the reports topic of
-``--config-file``; its report_state writes each heartbeat in a
-transaction of its own (``service_upsert``: SELECT ... FOR UPDATE, UPDATE,
-COMMIT, as Nova's ``Service.save()``), and it answers get_min_version on
-the same topic and thread pool. Runs until SIGTERM or SIGINT.
+Stock oslo.messaging RPC servers (threading executor, default thread
+pool, one message at a time, one ack each) consume the reports topic and
+the conductor topic of ``--config-file``. report_state writes each
+heartbeat in a transaction of its own (``service_upsert``: SELECT ... FOR
+UPDATE, UPDATE, COMMIT, as Nova's ``Service.save()``), register_service
+each registration (as Nova's ``Service.create()``), and get_min_version
+is answered on the reports topic, behind the heartbeats, on the same
+thread pool. Runs until SIGTERM or SIGINT.
 """
 
 import argparse
@@ -40,6 +42,13 @@ class StockEndpoint:
         self.dbapi.service_upsert(values, timeutils.utcnow(), uuid)
 
     @messaging.expose
+    def register_service(self, context, **report):
+        values, uuid = validation.check_report(report)
+        service, outcome = self.dbapi.service_upsert(
+            values, timeutils.utcnow(), uuid)
+        return {'outcome': outcome, 'service': {'id': service.id}}
+
+    @messaging.expose
     def get_min_version(self, context, binaries):
         return self.dbapi.service_get_min_versions(binaries)
 
@@ -49,17 +58,20 @@ def main(argv=None):
     parser.add_argument('--config-file', required=True)
     args = parser.parse_args(argv)
     CONF(['--config-file', args.config_file], project='sgconductor')
-    topic = conductor_rpcapi.reports_topic(CONF.conductor.topic)
-    server = rpc.get_server(messaging.Target(topic=topic, server=CONF.host),
-                            [StockEndpoint()])
+    endpoint = StockEndpoint()
+    servers = [rpc.get_server(messaging.Target(topic=topic, server=CONF.host),
+                              [endpoint])
+               for topic in (conductor_rpcapi.reports_topic(
+                   CONF.conductor.topic), CONF.conductor.topic)]
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    server.start()
-    print('consuming %s' % topic, flush=True)
+    for server in servers:
+        server.start()
     stop.wait()
-    server.stop()
-    server.wait()
+    for server in servers:
+        server.stop()
+        server.wait()
     rpc.cleanup()
 
 

@@ -97,8 +97,7 @@ class ConductorManager:
         """
         try:
             values, uuid = validation.check_report(report)
-            service, outcome = self.reports.write(values, uuid,
-                                                  timeutils.utcnow())
+            service, outcome = self.reports.write(values, uuid)
         except exception.SGConductorException as exc:
             refused = exc
         else:

@@ -6,7 +6,8 @@ reports through a ReportWriter; each process has its own, with its own
 HeartbeatBuffer. A report of a service the writer knows, that only says
 "alive", is counted and flushed later with the others; anything else
 (a new service, a new version, topic or zone) is written at once with
-``service_upsert``.
+``service_upsert_many``: a batch of the intake in one transaction,
+concurrent registrations together through ``groupcommit``.
 """
 
 from oslo_config import cfg
@@ -14,6 +15,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import exception
+from sgconductor.conductor import groupcommit
 from sgconductor.conductor import heartbeats
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
@@ -28,6 +30,7 @@ class ReportWriter:
         self.dbapi = dbapi
         self.heartbeats = heartbeats.HeartbeatBuffer(
             dbapi, CONF.conductor.flush_interval)
+        self._registrations = groupcommit.GroupCommit(self._write_now)
 
     def start(self):
         """Coalesce heartbeats from now on (until then, every report is
@@ -43,9 +46,35 @@ class ReportWriter:
         finds out it was deleted)."""
         self.heartbeats.forget(host, binary)
 
-    def write(self, values, uuid, now):
-        """Write one report through; see ``service_upsert``."""
-        service, outcome = self.dbapi.service_upsert(values, now, uuid)
+    def write(self, values, uuid):
+        """Write one report through (a registration), in one transaction
+        with those of concurrent callers; see ``groupcommit``. Returns
+        ``(service, outcome)``; raises SGConductorException."""
+        return self._registrations.submit((values, uuid))
+
+    def _write_now(self, reports):
+        return self.write_many(reports, timeutils.utcnow())
+
+    def write_many(self, reports, now):
+        """Write ``(values, uuid)`` reports through in one transaction
+        (``service_upsert_many``). Returns, per report, ``(service,
+        outcome)`` or the SGConductorException that refused it: a report
+        the database refuses costs only itself."""
+        try:
+            results = self.dbapi.service_upsert_many(reports, now)
+        except exception.DatabaseError as exc:
+            if len(reports) == 1:
+                return [exc]
+            return [self.write_many([report], now)[0]
+                    for report in reports]
+        except exception.SGConductorException as exc:
+            return [exc] * len(reports)
+        for (values, _), (service, outcome) in zip(reports, results,
+                                                   strict=True):
+            self._written(values, service, outcome)
+        return results
+
+    def _written(self, values, service, outcome):
         if service is not None:
             self.heartbeats.remember(service)
         if outcome == db_api.CREATED:
@@ -57,7 +86,6 @@ class ReportWriter:
             LOG.debug('Ignored a report of %(binary)s on %(host)s: an '
                       'operator deleted this service; it must be restarted '
                       'to register again.', values)
-        return service, outcome
 
     def take(self, reports):
         """Record report_state payloads; return how many were refused.
@@ -77,13 +105,13 @@ class ReportWriter:
                 continue
             if not self.heartbeats.offer(values, uuid, now):
                 unknown.append((values, uuid))
-        for values, uuid in self._learn(unknown, now):
-            try:
-                self.write(values, uuid, now)
-            except exception.SGConductorException as exc:
+        unknown = self._learn(unknown, now)
+        results = self.write_many(unknown, now) if unknown else []
+        for (values, _), result in zip(unknown, results, strict=True):
+            if isinstance(result, exception.SGConductorException):
                 LOG.warning('Dropped report: %(error)s (a report of '
                             '%(binary)s on %(host)s)',
-                            {'error': exc, 'binary': values['binary'],
+                            {'error': result, 'binary': values['binary'],
                              'host': values['host']})
                 refused += 1
         return refused

@@ -57,6 +57,35 @@ def test_racing_first_registrations_make_one_row(dbapi):
     assert outcomes.count(db_api.CREATED) == 1
 
 
+def test_racing_batches_of_registrations_make_one_row_each(dbapi):
+    """Two conductors writing overlapping batches of registrations, in
+    opposite orders, at once: every report is counted exactly once, one
+    row per service, whatever lock waits or deadlocks the database
+    resolved on the way."""
+    hosts = ['h%03d' % i for i in range(200)]
+    errors = []
+
+    def register(order):
+        try:
+            for start in range(0, len(order), 50):
+                dbapi.service_upsert_many(
+                    [(report(host), None) for host in order[start:start + 50]],
+                    NOW)
+        except Exception as exc:  # reported below, with the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register, args=(order,))
+               for order in (hosts, hosts[::-1], hosts[50:] + hosts[:50])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    services = dbapi.service_get_all()
+    assert sorted(s.host for s in services) == hosts
+    assert {s.report_count for s in services} == {3}
+
+
 def test_batched_heartbeats(dbapi):
     """One flush of coalesced heartbeats: exact counts, time only forward,
     deleted rows untouched and reported back."""

@@ -1,12 +1,13 @@
 import datetime
 
 import pytest
-import sqlalchemy as sa
 
 from sgconductor import exception
 from sgconductor.db import api as db_api
 from sgconductor.db.sqlalchemy import api as sa_api
 from tests.inprocess import report
+from tests.inprocess import statements
+from tests.inprocess import verbs
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
 
@@ -96,20 +97,10 @@ def test_min_max_versions_skip_deleted_and_forced_down(db):
 def test_min_version_is_one_aggregate_statement(db):
     for i in range(20):
         upsert(db, host='h%d' % i, version=i + 1)
-    statements = []
-
-    def record(conn, cursor, statement, params, context, executemany):
-        statements.append(statement)
-
-    engine = db.get_engine()
-    sa.event.listen(engine, 'before_cursor_execute', record)
-    try:
+    with statements(db) as seen:
         assert db.service_get_min_versions(['nova-compute']) == {
             'nova-compute': 1}
-    finally:
-        sa.event.remove(engine, 'before_cursor_execute', record)
-    selects = [s for s in statements if s.lstrip().upper().startswith(
-        'SELECT')]
+    selects = [s for s in seen if s.upper().startswith('SELECT')]
     assert len(selects) == 1
     assert 'min(' in selects[0].lower()
     # One MIN per binary, answered from the index, not a GROUP BY that
@@ -144,3 +135,51 @@ def test_sqlite_writers_wait_for_the_write_lock_beyond_5_s(db):
     with sa_api.get_engine().begin() as connection:
         waits = connection.exec_driver_sql('PRAGMA busy_timeout').scalar()
     assert waits == sa_api.SQLITE_BUSY_TIMEOUT_MS > 5000
+
+
+def test_upsert_many_creates_updates_and_refuses_deleted_in_one_call(db):
+    kept, _ = upsert(db, host='kept')
+    gone, _ = upsert(db, host='gone')
+    db.service_destroy('gone', 'nova-compute', NOW)
+    later = NOW + datetime.timedelta(seconds=10)
+    results = db.service_upsert_many([
+        (report('kept', version=2), kept.uuid),
+        (report('gone'), gone.uuid),
+        (report('new'), None),
+    ], later)
+    assert [outcome for _, outcome in results] == [
+        db_api.UPDATED, db_api.DELETED, db_api.CREATED]
+    updated, deleted, created = (service for service, _ in results)
+    assert deleted is None
+    assert (updated.id, updated.version, updated.report_count,
+            updated.last_seen_up) == (kept.id, 2, 2, later)
+    assert (created.host, created.report_count) == ('new', 1)
+    assert sorted(s.host for s in db.service_get_all()) == ['kept', 'new']
+
+
+def test_upsert_many_applies_reports_of_one_service_in_order(db):
+    results = db.service_upsert_many(
+        [(report('h1', version=v), None) for v in (1, 2, 3)], NOW)
+    assert [outcome for _, outcome in results] == [
+        db_api.CREATED, db_api.UPDATED, db_api.UPDATED]
+    assert [service.version for service, _ in results] == [1, 2, 3]
+    (service,) = db.service_get_all()
+    assert (service.report_count, service.version) == (3, 3)
+
+
+@pytest.mark.parametrize('count', [10, 500])
+def test_upsert_many_statements_do_not_grow_with_the_reports(db, count):
+    """Registering many services, then re-registering them, takes the
+    same few statements for 10 services as for 500."""
+    batch = [(report('h%d' % i), None) for i in range(count)]
+    with statements(db) as creating:
+        db.service_upsert_many(batch, NOW)
+    with statements(db) as updating:
+        db.service_upsert_many(batch, NOW)
+    # SELECT ... FOR UPDATE, INSERT, read back (+ BEGIN/PRAGMA on SQLite)
+    assert verbs(creating).count('INSERT') == 1
+    assert len(creating) <= 6
+    # SELECT ... FOR UPDATE, one UPDATE for all, read back
+    assert verbs(updating).count('UPDATE') == 1
+    assert len(updating) <= 6
+    assert {s.report_count for s in db.service_get_all()} == {2}

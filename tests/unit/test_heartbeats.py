@@ -1,12 +1,10 @@
 """Coalesced heartbeats against a real (SQLite) database."""
 
-import contextlib
 import datetime
 import logging
 from unittest import mock
 
 import pytest
-import sqlalchemy as sa
 from oslo_utils import uuidutils
 
 from sgconductor import exception
@@ -14,6 +12,8 @@ from sgconductor.conductor import heartbeats
 from sgconductor.db import api as db_api
 from sgconductor.db.sqlalchemy import api as sa_api
 from tests.inprocess import report
+from tests.inprocess import statements
+from tests.inprocess import verbs
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, 250000)
 LATER = NOW + datetime.timedelta(seconds=5)
@@ -40,21 +40,6 @@ def rows(dbapi):
     return {s.host: s for s in dbapi.service_get_all()}
 
 
-@contextlib.contextmanager
-def statements(dbapi):
-    seen = []
-
-    def record(conn, cursor, statement, params, context, executemany):
-        seen.append(statement.lstrip().split()[0].upper())
-
-    engine = dbapi.get_engine()
-    sa.event.listen(engine, 'before_cursor_execute', record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, 'before_cursor_execute', record)
-
-
 def test_alive_reports_are_counted_then_written_in_one_update(buffer):
     services = {'h%03d' % i: register(buffer, 'h%03d' % i)
                 for i in range(300)}
@@ -64,6 +49,7 @@ def test_alive_reports_are_counted_then_written_in_one_update(buffer):
     assert {s.report_count for s in rows(buffer.dbapi).values()} == {1}
     with statements(buffer.dbapi) as seen:
         buffer.flush()
+    seen = verbs(seen)
     assert seen.count('UPDATE') == 1
     assert 'INSERT' not in seen and 'DELETE' not in seen
     written = rows(buffer.dbapi)
@@ -74,13 +60,13 @@ def test_alive_reports_are_counted_then_written_in_one_update(buffer):
 
 
 def test_updates_grow_with_chunks_not_with_services(buffer, monkeypatch):
-    monkeypatch.setattr(sa_api, 'HEARTBEAT_CHUNK', 100)
+    monkeypatch.setattr(sa_api, 'CHUNK', 100)
     services = [register(buffer, 'h%03d' % i) for i in range(250)]
     for service in services:
         buffer.offer(report(service.host), service.uuid, LATER)
     with statements(buffer.dbapi) as seen:
         buffer.flush()
-    assert seen.count('UPDATE') == 3
+    assert verbs(seen).count('UPDATE') == 3
 
 
 @pytest.mark.parametrize('change', [

@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import threading
 import time
 from unittest import mock
 
@@ -44,6 +45,35 @@ def test_register_then_cast_really_arrives(rpcapi, ctxt):
     assert service['state'] == 'up' and service['report_count'] == 1
     rpcapi.report_state(ctxt, report(uuid=service['uuid']))
     wait_for(lambda: listing(rpcapi, ctxt)[0]['report_count'] == 2)
+
+
+def test_concurrent_registrations_each_get_their_own_answer(rpcapi, ctxt):
+    """Registrations written together (see groupcommit) are answered one
+    by one: each caller gets its own service, callers of one service the
+    same row, and every registration is counted."""
+    answers = {}
+
+    def register(name, host):
+        answers[name] = rpcapi.register_service(ctxt, report(host))
+
+    threads = [threading.Thread(target=register, args=(i, 'h%d' % i))
+               for i in range(40)]
+    threads += [threading.Thread(target=register, args=('same%d' % i, 'one'))
+                for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i in range(40):
+        assert answers[i]['outcome'] == 'created'
+        assert answers[i]['service']['host'] == 'h%d' % i
+    same = [answers['same%d' % i] for i in range(10)]
+    assert len({answer['service']['id'] for answer in same}) == 1
+    assert sorted(answer['outcome'] for answer in same) == (
+        ['created'] + ['updated'] * 9)
+    counts = {s['host']: s['report_count']
+              for s in listing(rpcapi, ctxt)}
+    assert counts == dict({'h%d' % i: 1 for i in range(40)}, one=10)
 
 
 def test_listing_has_the_nova_fields(rpcapi, ctxt):

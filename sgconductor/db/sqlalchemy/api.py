@@ -119,18 +119,21 @@ def _live(query):
     return query.where(models.Service.deleted == 0)
 
 
-def _get_live(session, host, binary, for_update=False):
-    stmt = _live(sa.select(models.Service).where(
-        models.Service.host == host, models.Service.binary == binary))
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.execute(stmt).scalar_one_or_none()
+# Ids (or reports) per statement of service_record_heartbeats and
+# service_upsert_many: large enough that a flush takes few statements,
+# small enough for any database's parameter limit.
+CHUNK = 1000
 
 
-def _uuid_was_deleted(session, uuid):
-    stmt = sa.select(models.Service.id).where(
-        models.Service.uuid == uuid, models.Service.deleted != 0)
-    return session.execute(stmt).first() is not None
+def _chunks(items):
+    """``items`` (a list) in slices of at most CHUNK."""
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def service_upsert(values, now, uuid=None):
+    """One report written through; see service_upsert_many."""
+    return service_upsert_many([(values, uuid)], now)[0]
 
 
 @_translate_db_errors
@@ -138,49 +141,114 @@ def _uuid_was_deleted(session, uuid):
     max_retries=5, retry_interval=0.1, inc_retry_interval=True,
     retry_on_deadlock=True, retry_on_disconnect=True,
     exception_checker=lambda exc: isinstance(exc, db_exc.DBDuplicateEntry))
-def service_upsert(values, now, uuid=None):
-    """Record that a service reported at ``now`` (the conductor's clock).
+def service_upsert_many(reports, now):
+    """Record that services reported at ``now`` (the conductor's clock),
+    all in one transaction.
 
-    ``values`` holds host, binary, topic, version and availability_zone.
-    The live row for (host, binary) is updated and its report_count
-    incremented in SQL; without one, a row is created, unless ``uuid``
-    names a row an operator deleted: a still-running service must not
-    silently reappear. Two first reports racing each other hit the unique
-    constraint; the loser is retried and updates the winner's row.
+    ``reports`` is a list of ``(values, uuid)``: values hold host, binary,
+    topic, version and availability_zone. The live row for (host, binary)
+    is updated and its report_count incremented in SQL; without one, a row
+    is created, unless ``uuid`` names a row an operator deleted: a
+    still-running service must not silently reappear. Two first reports
+    racing each other (from two conductors) hit the unique constraint; the
+    loser's transaction is retried and updates the winner's row.
 
-    Returns ``(service, outcome)`` with outcome CREATED, UPDATED or DELETED
-    (service is None for DELETED).
+    The statements depend on the number of distinct (topic, version, zone)
+    triples, not on the number of reports: one locking read, one read of
+    deleted uuids, one UPDATE per triple, one multi-row INSERT and one
+    read back, per CHUNK reports. Several reports of one service
+    are applied in order, as if they had been written one at a time.
+
+    Returns ``(service, outcome)`` per report, in order: outcome CREATED,
+    UPDATED or DELETED (service is None for DELETED), service a read-only
+    row with the model's attributes.
     """
+    results = {}
     with _writer() as session:
-        service = _get_live(session, values['host'], values['binary'],
-                            for_update=True)
-        if service is not None:
-            service.update(values)
-            service.report_count = models.Service.report_count + 1
-            service.last_seen_up = now
-            service.updated_at = now
-            session.flush()
-            session.refresh(service)
-            return service, db_api.UPDATED
-        if uuid and _uuid_was_deleted(session, uuid):
-            return None, db_api.DELETED
-        service = models.Service(
-            uuid=uuidutils.generate_uuid(), report_count=1,
-            last_seen_up=now, created_at=now, updated_at=now, **values)
-        session.add(service)
-        session.flush()
-        return service, db_api.CREATED
+        for batch in _rounds(list(enumerate(reports))):
+            results.update(_upsert_round(session, batch, now))
+    return [results[index] for index in range(len(reports))]
 
 
-# Ids per UPDATE of service_record_heartbeats: large enough that a flush
-# takes few statements, small enough for any database's parameter limit.
-HEARTBEAT_CHUNK = 1000
+def _rounds(numbered):
+    """``numbered`` reports split so that no (host, binary) appears twice
+    in one round, in at most CHUNK reports a round; a later
+    report of a service is in a later round."""
+    while numbered:
+        seen = set()
+        batch, later = [], []
+        for item in numbered:
+            key = _key(item[1][0])
+            if key in seen or len(batch) == CHUNK:
+                later.append(item)
+            else:
+                seen.add(key)
+                batch.append(item)
+        yield batch
+        numbered = later
 
 
-def _chunks(items):
-    """``items`` (a list) in slices of at most HEARTBEAT_CHUNK."""
-    for start in range(0, len(items), HEARTBEAT_CHUNK):
-        yield items[start:start + HEARTBEAT_CHUNK]
+def _key(values):
+    return values['host'], values['binary']
+
+
+def _upsert_round(session, batch, now):
+    """service_upsert_many of reports of distinct services."""
+    service = models.Service.__table__
+    keys = sorted(_key(values) for _, (values, _) in batch)
+    existing = {(host, binary): service_id
+                for service_id, host, binary in session.execute(
+                    sa.select(service.c.id, service.c.host,
+                              service.c.binary)
+                    .where(sa.tuple_(service.c.host,
+                                     service.c.binary).in_(keys),
+                           service.c.deleted == 0)
+                    .order_by(service.c.id)
+                    .with_for_update())}
+    updates, creates = {}, []
+    for index, (values, uuid) in batch:
+        if _key(values) in existing:
+            fields = tuple(sorted((name, value)
+                                  for name, value in values.items()
+                                  if name not in ('host', 'binary')))
+            updates.setdefault(fields, []).append(existing[_key(values)])
+        else:
+            creates.append((index, values, uuid))
+    for fields, ids in updates.items():
+        session.execute(
+            service.update().where(service.c.id.in_(ids)).values(
+                report_count=service.c.report_count + 1,
+                last_seen_up=now, updated_at=now, **dict(fields)))
+    deleted = _deleted_uuids(session, [uuid for _, _, uuid in creates
+                                       if uuid])
+    new_rows = [dict(values, uuid=uuidutils.generate_uuid(), report_count=1,
+                     last_seen_up=now, created_at=now, updated_at=now)
+                for _, values, uuid in creates if uuid not in deleted]
+    if new_rows:
+        session.execute(service.insert(), new_rows)
+    written = {(row.host, row.binary): row for row in session.execute(
+        sa.select(service).where(
+            sa.tuple_(service.c.host, service.c.binary).in_(keys),
+            service.c.deleted == 0))}
+    results = {}
+    for index, (values, uuid) in batch:
+        if _key(values) in existing:
+            results[index] = (written[_key(values)], db_api.UPDATED)
+        elif uuid in deleted:
+            results[index] = (None, db_api.DELETED)
+        else:
+            results[index] = (written[_key(values)], db_api.CREATED)
+    return results
+
+
+def _deleted_uuids(session, uuids):
+    """Those of ``uuids`` that name deleted rows."""
+    if not uuids:
+        return set()
+    return set(session.execute(
+        sa.select(models.Service.uuid).where(
+            models.Service.uuid.in_(uuids),
+            models.Service.deleted != 0)).scalars())
 
 
 def _latest(column, seen):
@@ -198,7 +266,7 @@ def service_record_heartbeats(heartbeats):
     reports, the latest at ``seen``. report_count grows by each count in
     SQL, last_seen_up and updated_at move forward to ``seen``. Ids that
     share (count, seen) share one UPDATE ... WHERE id IN (...) per
-    HEARTBEAT_CHUNK ids, so the statements depend on how many distinct
+    CHUNK ids, so the statements depend on how many distinct
     pairs there are, not on how many services. Deleted rows are not
     touched.
 
@@ -236,7 +304,7 @@ def service_record_heartbeats(heartbeats):
 def service_get_by_uuids(uuids):
     """The live services among ``uuids``: their id, uuid, host, binary,
     topic, version and availability_zone (not whole rows), in chunks of
-    HEARTBEAT_CHUNK uuids."""
+    CHUNK uuids."""
     service = models.Service.__table__
     columns = [service.c[name] for name in (
         'id', 'uuid', 'host', 'binary', 'topic', 'version',
@@ -268,7 +336,10 @@ def service_get_all(host=None, binary=None):
 
 
 def _get_live_for_update(session, host, binary):
-    service = _get_live(session, host, binary, for_update=True)
+    service = session.execute(_live(
+        sa.select(models.Service).where(models.Service.host == host,
+                                        models.Service.binary == binary))
+        .with_for_update()).scalar_one_or_none()
     if service is None:
         raise exception.ServiceNotFound(host=host, binary=binary)
     return service
