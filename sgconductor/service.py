@@ -45,7 +45,8 @@ class Intake:
     def __init__(self):
         self.writer = reports.ReportWriter(db_api.get_instance())
         self.consumer = intake.ReportIntake(
-            self.writer.take, _reports_topic(), manager.RPC_API_VERSION,
+            self.writer.take, self.writer.heartbeats.read_up_to,
+            _reports_topic(), manager.RPC_API_VERSION,
             CONF.conductor.report_prefetch)
 
     def start(self):

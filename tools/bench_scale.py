@@ -30,12 +30,20 @@ sustained
     --sustain-services report every --interval seconds (jittered starts,
     tools/heartbeat_fleet.py) for --sustain-seconds against a running
     conductor: the load offered (casts/s), the conductor's CPU seconds per
+    1,000 heartbeats, the statements (``Questions``) per second and per
     1,000 heartbeats, the queue depth (sampled every second: its maximum
-    and its last value), and every 5 s how many services the db driver
-    would call down (last_seen_up older than service_down_time): "false
-    down" is the most seen at once, since every service reports. "sender
-    lag" is how far behind their schedule the simulators fell (s): the
-    load they offered is only what this machine could send.
+    and its last value), and every 5 s how many services the server would
+    call down, and unknown (see ``judged``): "down" is the most seen at
+    once, and every one is false, since every service reports. "lag" is
+    how far behind their schedule the simulators fell (s): the load they
+    offered is only what this machine could send. get_min_version p50 and
+    p99 (ms) meanwhile, as in the drain. Once the fleet stops, the queue
+    is left to drain ("drained": seconds it took, "-" if not within
+    DRAIN_LIMIT) and "lost" counts heartbeats sent but never written.
+overload
+    the same with --overload-services whose casts are published raw
+    (tools/heartbeat_fleet.py --raw), faster than oslo.messaging clients
+    can here, to offer more than the conductor can take.
 
 storm
     --storm-services new services start within --storm-seconds and
@@ -102,10 +110,13 @@ CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 # Seconds without a new heartbeat in the database after which the drain
 # is over and the missing heartbeats count as lost.
 STALL = 30
+# Seconds a sustained run waits for the queue to drain once the fleet
+# stopped.
+DRAIN_LIMIT = 300
 
 Sustained = collections.namedtuple('Sustained', [
     'rate', 'cpu', 'statements', 'depth_max', 'depth_end', 'false_down',
-    'checks', 'sender_lag', 'min_version_ms'])
+    'unknown', 'checks', 'sender_lag', 'min_version_ms', 'drained', 'lost'])
 Storm = collections.namedtuple('Storm', [
     'calls', 'failed', 'rows', 'seconds', 'statements', 'cpu',
     'latencies'])
@@ -329,59 +340,84 @@ def wait_for_consumer(queue, timeout=60):
     raise SystemExit('the conductor did not consume %s' % queue.name)
 
 
-def stale_services(engine):
-    """Services the db driver would call down now (service_down_time)."""
-    cutoff = (datetime.datetime.utcnow()
-              - datetime.timedelta(seconds=CONF.service_down_time))
+def judged(engine, server):
+    """(down, unknown): how many services ``server`` would call down, and
+    call unknown, now. The baseline judges as Nova does (last_seen_up
+    older than service_down_time); sgconductor as its db driver does, as
+    of the moment up to which it has read every report (read_until)."""
+    now = datetime.datetime.utcnow()
+    down_time = datetime.timedelta(seconds=CONF.service_down_time)
     table = models.Service.__table__
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).where(
-            table.c.deleted == 0, table.c.last_seen_up < cutoff)).scalar()
+        read_until = now
+        if server == 'sgconductor':
+            read_until = min(now, conn.execute(sa.text(
+                'SELECT read_until FROM report_progress')).scalar() or now)
+        down, stale = conn.execute(sa.select(
+            sa.func.count().filter(table.c.last_seen_up
+                                   < read_until - down_time),
+            sa.func.count().filter(table.c.last_seen_up < now - down_time),
+        ).where(table.c.deleted == 0)).one()
+    return down, stale - down
 
 
-def sustain(conductor_argv, config, engine, services, interval, seconds,
-            min_version):
-    """``services`` reporting every ``interval`` s for ``seconds``."""
+def sustain(server, config, engine, services, interval, seconds, raw):
+    """``services`` reporting every ``interval`` s for ``seconds`` (with
+    ``raw``, as fast as tools/heartbeat_fleet.py --raw can), then the
+    queue left to drain for up to DRAIN_LIMIT s."""
     queue = rpc.topic_queue(conductor_rpcapi.reports_topic(
         CONF.conductor.topic))
-    conductor = spawn(conductor_argv)
+    min_version = min_version_call(server)
+    conductor = spawn(conductor_argv(server, config))
     try:
         wait_for_consumer(queue)
         wait_for_consumer(rpc.topic_queue(min_version.topic))
         # What a probe's call costs, measured while the server is idle.
         per_call, _ = idle_calls(engine, min_version)
+        expected = total_reports(engine)
         share = services // FLEET_PROCESSES
         fleet = [spawn([sys.executable,
                         os.path.join(TOOLS, 'heartbeat_fleet.py'),
                         '--config-file', config, '--first',
                         str(part * share), '--count', str(share),
                         '--interval', str(interval),
-                        '--duration', str(seconds)])
+                        '--duration', str(seconds)] + ['--raw'] * raw)
                  for part in range(FLEET_PROCESSES)]
         cpu = tree_cpu(conductor.pid)
         before = questions(engine)
         probe = MinVersionProbe(min_version)
-        depths, down = [], []
+        depths, judgements = [], []
         while any(process.poll() is None for process in fleet):
             depths.append(queue_depth(queue))
             if len(depths) % 5 == 0:
-                down.append(stale_services(engine))
+                judgements.append(judged(engine, server))
             time.sleep(1)
         cpu = tree_cpu(conductor.pid) - cpu
         latencies = probe.stop()
         after = questions(engine)
         outputs = [json.loads(process.stdout.read().strip().splitlines()[-1])
                    for process in fleet]
+        casts = sum(out['casts'] for out in outputs)
+        drained = time.monotonic()
+        while (queue_depth(queue)
+               and time.monotonic() - drained < DRAIN_LIMIT):
+            time.sleep(1)
+        drained = time.monotonic() - drained
+        time.sleep(2 * CONF.conductor.flush_interval)
+        lost = expected + casts - total_reports(engine)
     finally:
         kill(conductor)
-    casts = sum(out['casts'] for out in outputs)
-    # Heartbeats only: not the stale checks, nor the probe's calls.
-    statements = after - before - 1 - len(down) - per_call * len(latencies)
-    return Sustained(casts / seconds, cpu, statements / seconds,
-                     max(depths), depths[-1], max(down), len(down),
-                     max(out['max_lag'] for out in outputs),
-                     (percentile(latencies, 0.5),
-                      percentile(latencies, 0.99)))
+    # Heartbeats only: not the judgements (two statements each), nor the
+    # probe's calls.
+    statements = (after - before - 1 - 2 * len(judgements)
+                  - per_call * len(latencies))
+    return Sustained(
+        casts / seconds, cpu, statements / seconds, max(depths),
+        depths[-1], max(down for down, _ in judgements),
+        max(unknown for _, unknown in judgements), len(judgements),
+        max(out['max_lag'] for out in outputs),
+        (percentile(latencies, 0.5), percentile(latencies, 0.99)),
+        drained if drained < DRAIN_LIMIT else None, lost)
 
 
 def storm(conductor_argv, config, engine, services, within):
@@ -494,11 +530,10 @@ def run_drain(server, services, heartbeats):
             kill(conductor)
 
 
-def run_sustained(server, services, interval, seconds):
+def run_sustained(server, services, interval, seconds, raw=False):
     with deployment(services) as (config, engine):
-        return sustain(conductor_argv(server, config), config, engine,
-                       services, interval, seconds,
-                       min_version_call(server))
+        return sustain(server, config, engine, services, interval, seconds,
+                       raw)
 
 
 def run_storm(server, services, within):
@@ -533,14 +568,21 @@ def main():
                         help='Heartbeats queued for sgconductor (M).')
     parser.add_argument('--baseline-heartbeats', type=int, default=5000,
                         help='Heartbeats queued for the baseline.')
-    parser.add_argument('--sustain-services', type=int, nargs='+',
+    parser.add_argument('--sustain-services', type=int, nargs='*',
                         default=[10000],
                         help='Services of the sustained run; several '
-                             'values make several runs (default 10000).')
+                             'values make several runs, none skips it '
+                             '(default 10000).')
     parser.add_argument('--interval', type=float, default=10,
                         help='Their report interval (s).')
     parser.add_argument('--sustain-seconds', type=float, default=300,
                         help='Length of the sustained run (0: skip it).')
+    parser.add_argument('--overload-services', type=int, nargs='*',
+                        default=[],
+                        help='Services of a sustained run whose casts are '
+                             'published raw (tools/heartbeat_fleet.py '
+                             '--raw), to offer more than the conductor '
+                             'takes; several values make several runs.')
     parser.add_argument('--storm-services', type=int, default=10000,
                         help='Services of the registration storm.')
     parser.add_argument('--storm-seconds', type=float, default=10,
@@ -556,9 +598,12 @@ def main():
             'sgconductor': args.heartbeats})
     if args.storm_seconds:
         print_storms(servers, args.storm_services, args.storm_seconds)
-    if args.sustain_seconds:
+    if args.sustain_seconds and args.sustain_services:
         print_sustained(servers, args.sustain_services, args.interval,
                         args.sustain_seconds)
+    if args.sustain_seconds and args.overload_services:
+        print_sustained(servers, args.overload_services, args.interval,
+                        args.sustain_seconds, raw=True)
 
 
 def print_drains(servers, fleets, heartbeats):
@@ -581,26 +626,32 @@ def print_drains(servers, fleets, heartbeats):
                       '%.2f' % listed[1] if listed else '-'), flush=True)
 
 
-def print_sustained(servers, fleets, interval, seconds):
-    print('\nSustained: services every %g s for %g s (service_down_time '
-          '%d s)\n%-12s %8s %9s %8s %12s %9s %10s %10s %11s %7s %10s '
-          '%7s %7s' % (
+def print_sustained(servers, fleets, interval, seconds, raw=False):
+    print('\n%s: services every %g s for %g s (service_down_time %d s)\n'
+          '%-12s %8s %9s %8s %12s %9s %10s %10s %6s %8s %7s %7s %7s %7s '
+          '%7s %5s' % (
+              'Overload (raw casts)' if raw else 'Sustained',
               interval, seconds, CONF.service_down_time, 'server',
               'services', 'offered/s', 'cpu/1000', 'statements/s',
-              'stmt/1000', 'depth max', 'depth end', 'false down',
-              'checks', 'sender lag', 'mv p50', 'mv p99'), flush=True)
+              'stmt/1000', 'depth max', 'depth end', 'down', 'unknown',
+              'checks', 'lag', 'mv p50', 'mv p99', 'drained', 'lost'),
+          flush=True)
     for services in fleets:
         for server in servers:
-            result = run_sustained(server, services, interval, seconds)
+            result = run_sustained(server, services, interval, seconds, raw)
             heartbeats = result.rate * seconds
-            print('%-12s %8d %9.0f %8.3f %12.1f %9.1f %10d %10d %11d %7d '
-                  '%10.1f %7.1f %7.1f' % (
+            print('%-12s %8d %9.0f %8.3f %12.1f %9.1f %10d %10d %6d %8d %7d '
+                  '%7.1f %7.1f %7.1f %7s %5s' % (
                       server, services, result.rate,
                       1000.0 * result.cpu / heartbeats, result.statements,
                       1000.0 * result.statements * seconds / heartbeats,
                       result.depth_max, result.depth_end, result.false_down,
-                      result.checks, result.sender_lag,
-                      *result.min_version_ms), flush=True)
+                      result.unknown, result.checks, result.sender_lag,
+                      *result.min_version_ms,
+                      '-' if result.drained is None
+                      else '%.0f' % result.drained,
+                      '-' if result.drained is None else result.lost),
+                  flush=True)
 
 
 def print_storms(servers, services, within):

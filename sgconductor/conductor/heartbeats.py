@@ -49,6 +49,13 @@ def _to_the_second(when):
         seconds=1)
 
 
+def _later(moment, other):
+    """The later of two moments, either of which may be None."""
+    if moment is None or other is None:
+        return moment or other
+    return max(moment, other)
+
+
 class HeartbeatBuffer:
     """Heartbeats counted since the last flush, per service id."""
 
@@ -58,6 +65,7 @@ class HeartbeatBuffer:
         self._lock = threading.Lock()
         self._known = {}    # (host, binary) -> _Known
         self._pending = {}  # service id -> [count, latest]
+        self._read_until = None  # not written yet, see read_up_to
         self._database = outage.Outage('the database (heartbeat flush)')
         self._flusher = threads.Loop('sgconductor-heartbeat-flush',
                                      self._run)
@@ -96,6 +104,13 @@ class HeartbeatBuffer:
             self._add(known.id, 1, now)
             return True
 
+    def read_up_to(self, moment):
+        """Every report sent before ``moment`` has been offered (the
+        intake read its mark): the next flush records it with the
+        heartbeats (``models.ReportProgress``)."""
+        with self._lock:
+            self._read_until = _later(self._read_until, moment)
+
     def _add(self, service_id, count, latest):
         """Count heartbeats of one service (caller holds the lock)."""
         beat = self._pending.setdefault(service_id, [0, latest])
@@ -112,22 +127,26 @@ class HeartbeatBuffer:
         """Write what was counted; keep it for the next flush on failure."""
         with self._lock:
             batch, self._pending = self._pending, {}
-        if not batch:
+            read_until, self._read_until = self._read_until, None
+        if not batch and read_until is None:
             return
         heartbeats = {service_id: (count, _to_the_second(latest))
                       for service_id, (count, latest) in batch.items()}
         try:
-            gone = self.dbapi.service_record_heartbeats(heartbeats)
+            gone = self.dbapi.service_record_heartbeats(heartbeats,
+                                                        read_until)
         except exception.SGConductorException as exc:
             self._database.failed(exc)
-            self._keep(batch)
+            self._keep(batch, read_until)
             return
         self._database.succeeded()
         if gone:
             self._forget_ids(gone)
 
-    def _keep(self, batch):
+    def _keep(self, batch, read_until):
         with self._lock:
+            if read_until is not None:
+                self._read_until = _later(self._read_until, read_until)
             for service_id, (count, latest) in batch.items():
                 self._add(service_id, count, latest)
 

@@ -14,6 +14,15 @@ intake consumes the same queue with kombu instead, on one thread:
   dies before that leaves the batch to the broker, which delivers it again
   (to this or another conductor).
 
+Every MARK_INTERVAL seconds the intake puts a mark at the end of the
+queue: an empty message whose MARK_HEADER holds the conductor's time.
+When an intake reads it, every report sent before that time has been
+read (the queue is first in, first out), and the writer records that
+moment with its next flush (``read_up_to``). Liveness is judged as of
+that moment: a conductor behind on its queue, overloaded or cut off from
+the broker, suspends its judgement instead of calling services down for
+reports it has not read yet.
+
 A message that is not a report_state cast this conductor can read (not
 JSON, not an oslo.messaging envelope, another method, an incompatible
 version, too large) is poison: logged, counted, acknowledged and dropped,
@@ -24,11 +33,13 @@ recognised by oslo.messaging's ``_unique_id`` and not counted twice.
 
 import collections
 import threading
+import time
 
 import orjson
 from kombu import compression
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from sgconductor import outage
 from sgconductor import rpc
@@ -45,6 +56,10 @@ ENVELOPE_MAJOR = '2'
 POLL_INTERVAL = 0.1
 # Seconds between two attempts to reach the broker.
 RECONNECT_INTERVAL = 2
+# Seconds between two marks put at the end of the queue.
+MARK_INTERVAL = 1.0
+# The header of a mark: the conductor's time (ISO 8601) it was put.
+MARK_HEADER = 'x-sgconductor-read-until'
 
 
 class Poison(Exception):
@@ -111,8 +126,12 @@ class ReportIntake:
     """Consumes one topic's queue on a thread and feeds the reports it
     carries to ``take_reports(reports)`` in batches."""
 
-    def __init__(self, take_reports, topic, api_version, prefetch):
+    def __init__(self, take_reports, read_up_to, topic, api_version,
+                 prefetch):
+        """``read_up_to(moment)`` is told when a mark put at ``moment``
+        has been read: every report before it was handed over."""
         self.take_reports = take_reports
+        self.read_up_to = read_up_to
         self.topic = topic
         self.api_version = api_version
         self.prefetch = prefetch
@@ -169,7 +188,11 @@ class ReportIntake:
                 connection.release()
 
     def _consume(self, receiver):
+        next_mark = 0
         while not self._consumer.stopping.is_set():
+            if time.monotonic() >= next_mark:
+                receiver.mark({MARK_HEADER: timeutils.utcnow().isoformat()})
+                next_mark = time.monotonic() + MARK_INTERVAL
             batch = receiver.receive(POLL_INTERVAL, self.prefetch)
             if not batch:
                 continue
@@ -188,15 +211,15 @@ class ReportIntake:
         of the messages handled."""
         reports = []
         handled = set()
+        marks = []
         for delivery in batch:
+            if MARK_HEADER in delivery.headers:
+                marks.append(delivery.headers[MARK_HEADER])
+                continue
             try:
                 report, unique_id = unpack(delivery, self.api_version)
             except Poison as exc:
-                self.counts['poison'] += 1
-                LOG.warning('Dropped a message from queue %(topic)s: '
-                            '%(reason)s (%(count)d dropped so far).',
-                            {'topic': self.topic, 'reason': exc,
-                             'count': self.counts['poison']})
+                self._drop(exc)
                 continue
             if delivery.redelivered and unique_id in self._unacked:
                 self.counts['duplicates'] += 1
@@ -210,5 +233,28 @@ class ReportIntake:
             # anyway, or it would come back and fail forever.
             self.counts['refused'] += len(reports)
             LOG.exception('Dropped a batch of %d reports.', len(reports))
-        self.counts['received'] += len(batch)
+        self.counts['received'] += len(batch) - len(marks)
+        if marks:
+            self._read_marks(marks)
         return handled
+
+    def _read_marks(self, marks):
+        """Tell ``read_up_to`` the latest mark (one from the future, or
+        not a time, is anybody's message but ours: not believed)."""
+        now = timeutils.utcnow()
+        moments = []
+        for mark in marks:
+            try:
+                moments.append(min(now, timeutils.normalize_time(
+                    timeutils.parse_isotime(mark))))
+            except (TypeError, ValueError):
+                self._drop('a mark that is not a time: %r' % (mark,))
+        if moments:
+            self.read_up_to(max(moments))
+
+    def _drop(self, reason):
+        self.counts['poison'] += 1
+        LOG.warning('Dropped a message from queue %(topic)s: %(reason)s '
+                    '(%(count)d dropped so far).',
+                    {'topic': self.topic, 'reason': reason,
+                     'count': self.counts['poison']})

@@ -80,9 +80,9 @@ class ConductorManager:
         self.reports.stop()
         self.servicegroup.stop()
 
-    def _primitive(self, service):
+    def _primitive(self, service, read_until=None):
         return service_to_primitive(
-            service, self.servicegroup.get_states([service])[0])
+            service, self.servicegroup.get_states([service], read_until)[0])
 
     @messaging.expose
     @messaging.expected_exceptions(exception.InvalidReport,
@@ -126,7 +126,8 @@ class ConductorManager:
         validation.check_name(host, 'host', _invalid, required=False)
         validation.check_name(binary, 'binary', _invalid, required=False)
         services = self.dbapi.service_get_all(host=host, binary=binary)
-        states = self.servicegroup.get_states(services)
+        states = self.servicegroup.get_states(
+            services, self.dbapi.reports_read_until())
         return [service_to_primitive(service, state)
                 for service, state in zip(services, states, strict=True)]
 
@@ -142,7 +143,7 @@ class ConductorManager:
         service = self.dbapi.service_update(host, binary, changes)
         LOG.info('Service %(binary)s on %(host)s updated: %(changes)s',
                  {'binary': binary, 'host': host, 'changes': changes})
-        return self._primitive(service)
+        return self._primitive(service, self.dbapi.reports_read_until())
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,

@@ -65,10 +65,15 @@ class API:
         """Take a deleted service out of the driver's backend."""
         self.driver.remove(binary, host)
 
-    def get_states(self, services):
-        """One State per service; forced down wins over any driver."""
+    def get_states(self, services, read_until=None):
+        """One State per service; forced down wins over any driver.
+
+        ``read_until``: the moment up to which every report has been read
+        (``dbapi.reports_read_until()``); None judges as of now.
+        """
         now = timeutils.utcnow()
+        read_until = min(now, read_until or now)
         alive = [s for s in services if not s.forced_down]
-        judged = iter(self.driver.get_states(alive, now))
+        judged = iter(self.driver.get_states(alive, now, read_until))
         return [FORCED_DOWN if s.forced_down else next(judged)
                 for s in services]

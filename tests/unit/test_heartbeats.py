@@ -111,12 +111,14 @@ def test_a_failed_flush_keeps_every_heartbeat_for_the_next(buffer, caplog):
     unavailable = exception.DatabaseUnavailable(reason='gone')
     for _ in range(2):
         buffer.offer(report('h1'), service.uuid, NOW)
+    buffer.read_up_to(NOW)
     with mock.patch.object(buffer.dbapi, 'service_record_heartbeats',
                            side_effect=unavailable):
         buffer.flush()
         buffer.offer(report('h1'), service.uuid, LATER)
         buffer.flush()
     buffer.flush()
+    assert buffer.dbapi.reports_read_until() == NOW
     written = rows(buffer.dbapi)['h1']
     assert written.report_count == 4
     assert written.last_seen_up == LATER.replace(
@@ -143,3 +145,15 @@ def test_last_seen_up_never_moves_back(buffer):
     written = rows(buffer.dbapi)['h1']
     assert written.last_seen_up == LATER
     assert written.report_count == 3
+
+
+def test_a_flush_records_how_far_reports_were_read(buffer):
+    """Even with no heartbeat to write, and never backwards."""
+    assert buffer.dbapi.reports_read_until() is None
+    buffer.read_up_to(LATER)
+    buffer.read_up_to(NOW)
+    buffer.flush()
+    assert buffer.dbapi.reports_read_until() == LATER
+    buffer.read_up_to(NOW)
+    buffer.flush()
+    assert buffer.dbapi.reports_read_until() == LATER

@@ -1,6 +1,7 @@
 """The heartbeat intake: batches, poison messages, redeliveries, and calls
 that never queue behind heartbeats."""
 
+import datetime
 import json
 import logging
 import threading
@@ -78,6 +79,59 @@ def test_calls_are_answered_while_heartbeats_are_stuck(conductor, rpcapi,
     conductor.intake.writer.heartbeats.flush()
     (listed,) = rpcapi.service_get_all(ctxt)
     assert listed['report_count'] == 1 + FLOOD
+
+
+def test_a_conductor_behind_on_its_queue_calls_nobody_down(conductor,
+                                                          rpcapi, ctxt):
+    """A heartbeat stuck in the queue behind a stuck batch: after
+    service_down_time the service is "unknown", not down, because the
+    conductor knows it has not read what was sent meanwhile; once the
+    intake moves again, the heartbeat is read and the service is up."""
+    dbapi = conductor.manager.dbapi
+    registered = rpcapi.register_service(ctxt, report('cn1'))['service']
+    wait_for(lambda: dbapi.reports_read_until() is not None)
+    gate = threading.Event()
+    take_reports = conductor.intake.consumer.take_reports
+    conductor.intake.consumer.take_reports = lambda reports: (
+        gate.wait(60), take_reports(reports))[1]
+    try:
+        rpcapi.report_state(ctxt, dict(report('cn1'),
+                                       uuid=registered['uuid']))
+        time.sleep(CONF.service_down_time + 1)
+        (listed,) = rpcapi.service_get_all(ctxt)
+        assert listed['state'] == 'unknown'
+        assert 'the conductor has read no report sent in the last' in (
+            listed['state_reason'])
+    finally:
+        gate.set()
+    wait_for(lambda: rpcapi.service_get_all(ctxt)[0]['state'] == 'up')
+
+
+def test_marks_move_the_read_until_moment_forward(conductor):
+    """Marks go round the queue every MARK_INTERVAL and are recorded by
+    the flusher; they are not counted as heartbeats."""
+    dbapi = conductor.manager.dbapi
+    wait_for(lambda: dbapi.reports_read_until() is not None)
+    first = dbapi.reports_read_until()
+    wait_for(lambda: dbapi.reports_read_until() > first)
+    assert timeutils.utcnow() - dbapi.reports_read_until() < (
+        datetime.timedelta(seconds=5))
+    assert conductor.intake.consumer.counts['received'] == 0
+
+
+def test_a_mark_from_the_future_or_garbage_is_not_believed():
+    moments = []
+    reports_intake = intake.ReportIntake(
+        lambda reports: 0, moments.append, 'topic', '1.0', 10)
+    future = timeutils.utcnow() + datetime.timedelta(hours=1)
+    reports_intake._handle([
+        deliveries.Delivery(1, b'', False,
+                            {intake.MARK_HEADER: future.isoformat()}),
+        deliveries.Delivery(2, b'', False, {intake.MARK_HEADER: 42})])
+    (moment,) = moments
+    assert moment <= timeutils.utcnow()
+    assert (reports_intake.counts['poison'],
+            reports_intake.counts['received']) == (1, 0)
 
 
 def test_services_registered_elsewhere_are_looked_up_once(conductor, db,
@@ -161,7 +215,8 @@ def test_invalid_reports_are_refused_one_by_one(conductor, rpcapi, ctxt):
 def test_a_redelivered_batch_already_handled_is_not_counted_twice():
     taken = []
     reports_intake = intake.ReportIntake(
-        lambda reports: taken.extend(reports) or 0, 'topic', '1.0', 10)
+        lambda reports: taken.extend(reports) or 0, lambda moment: None,
+        'topic', '1.0', 10)
     batch = [deliveries.Delivery(i, envelope(unique_id='u%d' % i), False, {})
              for i in range(3)]
     handled = reports_intake._handle(batch)
@@ -179,7 +234,8 @@ def test_a_failing_batch_is_dropped_not_retried_forever(caplog):
     def broken(reports):
         raise RuntimeError('bug')
 
-    reports_intake = intake.ReportIntake(broken, 'topic', '1.0', 10)
+    reports_intake = intake.ReportIntake(broken, lambda moment: None,
+                                         'topic', '1.0', 10)
     batch = [deliveries.Delivery(1, envelope(), False, {})]
     reports_intake._handle(batch)
     assert reports_intake.counts['refused'] == 1

@@ -28,7 +28,7 @@ def service(seconds_ago=None, created_ago=100, forced_down=False):
 ])
 def test_db_driver_judges_last_seen_up(seconds_ago, up):
     driver = db_driver.DbDriver(service_down_time=60)
-    (state,) = driver.get_states([service(seconds_ago)], NOW)
+    (state,) = driver.get_states([service(seconds_ago)], NOW, NOW)
     assert state.up is up
     assert (state.reason is None) is up
 
@@ -36,7 +36,8 @@ def test_db_driver_judges_last_seen_up(seconds_ago, up):
 def test_db_driver_falls_back_to_created_at():
     driver = db_driver.DbDriver(service_down_time=60)
     fresh, stale = driver.get_states(
-        [service(None, created_ago=10), service(None, created_ago=70)], NOW)
+        [service(None, created_ago=10), service(None, created_ago=70)], NOW,
+        NOW)
     assert fresh.up and not stale.up
     assert stale.reason == 'no report for 70 s'
 
@@ -63,5 +64,35 @@ def test_sane_service_down_time_is_kept(conf):
 
 def test_a_report_from_the_future_says_so():
     driver = db_driver.DbDriver(service_down_time=60)
-    (state,) = driver.get_states([service(-3600)], NOW)
+    (state,) = driver.get_states([service(-3600)], NOW, NOW)
     assert state == (False, 'last report 3600 s in the future')
+
+
+@pytest.mark.parametrize('seconds_ago,behind,up', [
+    # Silent for 90 s, but the conductor has read nothing sent in the
+    # last 45 s: it cannot tell yet.
+    (90, 45, None),
+    # Silent for 200 s: 155 s before what the conductor has read.
+    (200, 45, False),
+    # A report read meanwhile is a report.
+    (10, 45, True),
+])
+def test_db_driver_suspends_judgement_for_reports_not_read_yet(
+        seconds_ago, behind, up):
+    driver = db_driver.DbDriver(service_down_time=60)
+    read_until = NOW - datetime.timedelta(seconds=behind)
+    (state,) = driver.get_states([service(seconds_ago)], NOW, read_until)
+    assert state.up is up
+    if up is None:
+        assert state.reason == ('no report for 90 s, but the conductor has '
+                                'read no report sent in the last 45 s')
+
+
+def test_api_judges_as_of_now_without_or_with_a_future_read_until(conf):
+    conf.config(service_down_time=60)
+    api = servicegroup_api.API()
+    stale = service(120)
+    with mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+        for read_until in (None, NOW + datetime.timedelta(hours=1)):
+            (state,) = api.get_states([stale], read_until)
+            assert state.up is False

@@ -259,8 +259,10 @@ def _latest(column, seen):
 @_translate_db_errors
 @oslo_db_api.wrap_db_retry(max_retries=5, retry_interval=0.1,
                            inc_retry_interval=True, retry_on_deadlock=True)
-def service_record_heartbeats(heartbeats):
-    """Apply many heartbeats of known services in one transaction.
+def service_record_heartbeats(heartbeats, read_until=None):
+    """Apply many heartbeats of known services in one transaction, and
+    move the intake's progress forward to ``read_until`` if given (see
+    models.ReportProgress): both land together or not at all.
 
     ``heartbeats`` maps a service id to ``(count, seen)``: that many
     reports, the latest at ``seen``. report_count grows by each count in
@@ -278,6 +280,10 @@ def service_record_heartbeats(heartbeats):
     service = models.Service.__table__
     updated = 0
     with _writer() as session:
+        if read_until is not None:
+            progress = models.ReportProgress.__table__
+            session.execute(progress.update().values(
+                read_until=_latest(progress.c.read_until, read_until)))
         for (count, seen), ids in groups.items():
             ids.sort()  # one lock order for every conductor: no deadlock
             for chunk in _chunks(ids):
@@ -298,6 +304,15 @@ def service_record_heartbeats(heartbeats):
                     service.c.id.in_(chunk),
                     service.c.deleted == 0)).scalars())
         return set(heartbeats) - live
+
+
+@_translate_db_errors
+def reports_read_until():
+    """The moment up to which every report has been read (see
+    models.ReportProgress), or None if no intake has said yet."""
+    with _reader() as session:
+        return session.execute(
+            sa.select(models.ReportProgress.read_until)).scalar()
 
 
 @_translate_db_errors

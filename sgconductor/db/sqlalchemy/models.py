@@ -27,12 +27,11 @@ def _name():
         mysql.VARCHAR(255, collation='utf8mb4_bin'), 'mysql', 'mariadb')
 
 
-class Base(models.TimestampMixin, models.SoftDeleteMixin,
-           models.ModelBase, orm.DeclarativeBase):
+class Base(models.ModelBase, orm.DeclarativeBase):
     pass
 
 
-class Service(Base):
+class Service(models.TimestampMixin, models.SoftDeleteMixin, Base):
     __tablename__ = 'services'
     __table_args__ = (
         UniqueConstraint('host', 'binary', 'deleted',
@@ -57,3 +56,18 @@ class Service(Base):
     forced_down = Column(Boolean, nullable=False, default=False)
     last_seen_up = Column(DateTime, nullable=True)
     version = Column(Integer, nullable=False, default=0)
+
+
+class ReportProgress(Base):
+    """One row: every report sent before ``read_until`` (the conductor's
+    clock) has been read by a heartbeat intake and is in the services
+    table. Liveness is judged as of that moment, so a conductor that is
+    behind on its queue, or cannot reach the broker, never calls a service
+    down for a report it has not read yet (see doc/scale.rst)."""
+
+    __tablename__ = 'report_progress'
+    __table_args__ = ({'mysql_engine': 'InnoDB',
+                       'mysql_charset': 'utf8mb4'},)
+
+    id = Column(Integer, primary_key=True, autoincrement=False)
+    read_until = Column(DateTime, nullable=True)

@@ -56,10 +56,13 @@ class Driver(abc.ABC):
         """Take a deleted service out of the backend (conductor side)."""
 
     @abc.abstractmethod
-    def get_states(self, services, now):
+    def get_states(self, services, now, read_until):
         """Return one State per service, in order.
 
         ``services`` are rows of the services table that are not forced
-        down; ``now`` is the conductor's current UTC time. Called once per
-        listing so a driver can read its backend once for all services.
+        down; ``now`` is the conductor's current UTC time, ``read_until``
+        (at most ``now``) the moment up to which the conductor has read
+        every report (``models.ReportProgress``): a report sent after it
+        may not be in ``services`` yet. Called once per listing so a
+        driver can read its backend once for all services.
         """

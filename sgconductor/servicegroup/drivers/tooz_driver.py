@@ -375,8 +375,8 @@ class ToozDriver(db.DbDriver):
             members[binary] = error
         return members
 
-    def get_states(self, services, now):
-        fresh = super().get_states(services, now)
+    def get_states(self, services, now, read_until):
+        fresh = super().get_states(services, now, read_until)
         members = self._members({s.binary for s in services})
         recovering = self._watched().recovering()
         states = []
