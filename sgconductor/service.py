@@ -51,6 +51,7 @@ class Intake:
 
     def start(self):
         self.writer.start()
+        self.writer.learn_registered()
         self.consumer.start()
 
     def stop(self):

@@ -29,9 +29,10 @@ list
 sustained
     --sustain-services report every --interval seconds (jittered starts,
     tools/heartbeat_fleet.py) for --sustain-seconds against a running
-    conductor: the load offered (casts/s), the conductor's CPU seconds per
-    1,000 heartbeats, the statements (``Questions``) per second and per
-    1,000 heartbeats, the queue depth (sampled every second: its maximum
+    conductor: the load offered (casts/s); from the second interval on
+    (the steady state), the conductor's CPU seconds per 1,000 heartbeats
+    and the statements (``Questions``) per second and per 1,000
+    heartbeats; the queue depth (sampled every second: its maximum
     and its last value), and every 5 s how many services the server would
     call down, and unknown (see ``judged``): "down" is the most seen at
     once, and every one is false, since every service reports. "lag" is
@@ -101,6 +102,8 @@ TRANSPORT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 # Processes casting the queued heartbeats.
 FLEET_PROCESSES = 2
+# Processes publishing raw casts in the overload part.
+RAW_FLEET_PROCESSES = 3
 # Seconds between two looks at the queue and the database.
 POLL = 0.05
 SEED_CHUNK = 5000
@@ -114,6 +117,7 @@ STALL = 30
 # stopped.
 DRAIN_LIMIT = 300
 
+# cpu and statements: per second of the steady state.
 Sustained = collections.namedtuple('Sustained', [
     'rate', 'cpu', 'statements', 'depth_max', 'depth_end', 'false_down',
     'unknown', 'checks', 'sender_lag', 'min_version_ms', 'drained', 'lost'])
@@ -182,6 +186,15 @@ def spawn(argv):
                             start_new_session=True)
 
 
+def fleet_output(process):
+    """The JSON line a tools/heartbeat_fleet.py process printed at exit."""
+    lines = process.communicate()[0].strip().splitlines()
+    if process.returncode or not lines:
+        raise SystemExit('a heartbeat_fleet.py process failed (exit %s)'
+                         % process.returncode)
+    return json.loads(lines[-1])
+
+
 def kill(process):
     try:
         os.killpg(process.pid, signal.SIGTERM)
@@ -200,11 +213,7 @@ def fill_queue(config, services, heartbeats):
                     '--config-file', config, '--first', str(part * share),
                     '--count', str(share), '--rounds', str(rounds)])
              for part in range(FLEET_PROCESSES)]
-    casts = 0
-    for process in fleet:
-        out, _ = process.communicate()
-        casts += json.loads(out.strip().splitlines()[-1])['casts']
-    return casts
+    return sum(fleet_output(process)['casts'] for process in fleet)
 
 
 class MinVersionProbe:
@@ -354,11 +363,12 @@ def judged(engine, server):
             read_until = min(now, conn.execute(sa.text(
                 'SELECT read_until FROM report_progress')).scalar() or now)
         down, stale = conn.execute(sa.select(
-            sa.func.count().filter(table.c.last_seen_up
-                                   < read_until - down_time),
-            sa.func.count().filter(table.c.last_seen_up < now - down_time),
+            sa.func.sum(sa.case((table.c.last_seen_up
+                                 < read_until - down_time, 1), else_=0)),
+            sa.func.sum(sa.case((table.c.last_seen_up < now - down_time, 1),
+                                else_=0)),
         ).where(table.c.deleted == 0)).one()
-    return down, stale - down
+    return int(down), int(stale - down)
 
 
 def sustain(server, config, engine, services, interval, seconds, raw):
@@ -375,14 +385,18 @@ def sustain(server, config, engine, services, interval, seconds, raw):
         # What a probe's call costs, measured while the server is idle.
         per_call, _ = idle_calls(engine, min_version)
         expected = total_reports(engine)
-        share = services // FLEET_PROCESSES
+        processes = RAW_FLEET_PROCESSES if raw else FLEET_PROCESSES
+        share = services // processes
         fleet = [spawn([sys.executable,
                         os.path.join(TOOLS, 'heartbeat_fleet.py'),
                         '--config-file', config, '--first',
                         str(part * share), '--count', str(share),
                         '--interval', str(interval),
                         '--duration', str(seconds)] + ['--raw'] * raw)
-                 for part in range(FLEET_PROCESSES)]
+                 for part in range(processes)]
+        # CPU, statements and get_min_version in the steady state: from
+        # the second report interval on.
+        time.sleep(interval)
         cpu = tree_cpu(conductor.pid)
         before = questions(engine)
         probe = MinVersionProbe(min_version)
@@ -395,8 +409,7 @@ def sustain(server, config, engine, services, interval, seconds, raw):
         cpu = tree_cpu(conductor.pid) - cpu
         latencies = probe.stop()
         after = questions(engine)
-        outputs = [json.loads(process.stdout.read().strip().splitlines()[-1])
-                   for process in fleet]
+        outputs = [fleet_output(process) for process in fleet]
         casts = sum(out['casts'] for out in outputs)
         drained = time.monotonic()
         while (queue_depth(queue)
@@ -407,12 +420,13 @@ def sustain(server, config, engine, services, interval, seconds, raw):
         lost = expected + casts - total_reports(engine)
     finally:
         kill(conductor)
-    # Heartbeats only: not the judgements (two statements each), nor the
-    # probe's calls.
-    statements = (after - before - 1 - 2 * len(judgements)
+    # Heartbeats only: not the bench's own queries (judgements: three
+    # statements each with the pool's rollback), nor the probe's calls.
+    statements = (after - before - 2 - 3 * len(judgements)
                   - per_call * len(latencies))
+    steady = seconds - interval
     return Sustained(
-        casts / seconds, cpu, statements / seconds, max(depths),
+        casts / seconds, cpu / steady, statements / steady, max(depths),
         depths[-1], max(down for down, _ in judgements),
         max(unknown for _, unknown in judgements), len(judgements),
         max(out['max_lag'] for out in outputs),
@@ -434,8 +448,7 @@ def storm(conductor_argv, config, engine, services, within):
                         str(part * share), '--count', str(share),
                         '--register-within', str(within)])
                  for part in range(FLEET_PROCESSES)]
-        outputs = [json.loads(process.communicate()[0].strip()
-                              .splitlines()[-1]) for process in fleet]
+        outputs = [fleet_output(process) for process in fleet]
         statements = questions(engine) - before - 1
         cpu = tree_cpu(conductor.pid) - cpu
     finally:
@@ -639,12 +652,11 @@ def print_sustained(servers, fleets, interval, seconds, raw=False):
     for services in fleets:
         for server in servers:
             result = run_sustained(server, services, interval, seconds, raw)
-            heartbeats = result.rate * seconds
             print('%-12s %8d %9.0f %8.3f %12.1f %9.1f %10d %10d %6d %8d %7d '
                   '%7.1f %7.1f %7.1f %7s %5s' % (
                       server, services, result.rate,
-                      1000.0 * result.cpu / heartbeats, result.statements,
-                      1000.0 * result.statements * seconds / heartbeats,
+                      1000.0 * result.cpu / result.rate, result.statements,
+                      1000.0 * result.statements / result.rate,
                       result.depth_max, result.depth_end, result.false_down,
                       result.unknown, result.checks, result.sender_lag,
                       *result.min_version_ms,

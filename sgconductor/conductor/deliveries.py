@@ -175,6 +175,10 @@ class FrameParser:
         return Delivery(tag, body, redelivered, headers)
 
 
+def _requeued_on_close(message):
+    """A delivery py-amqp read while closing: left unacknowledged."""
+
+
 class FrameReceiver:
     """Batches of deliveries read straight from a py-amqp connection."""
 
@@ -185,7 +189,10 @@ class FrameReceiver:
         self._channel = connection.channel()
         self._channel.basic_qos(0, prefetch, False)
         queue(self._channel).declare()
-        self._channel.basic_consume(queue.name, no_ack=False)
+        # Deliveries are read by the parser; py-amqp only sees those that
+        # arrive while it closes the connection, which the broker requeues.
+        self._channel.basic_consume(queue.name, no_ack=False,
+                                    callback=_requeued_on_close)
         self._queue_name = queue.name
         transport = self._amqp.transport
         self._socket = transport.sock

@@ -185,7 +185,16 @@ class ReportIntake:
                               'over.', self.topic)
                 self._consumer.stopping.wait(RECONNECT_INTERVAL)
             finally:
-                connection.release()
+                self._close(connection)
+
+    @staticmethod
+    def _close(connection):
+        """Close the connection whatever state it is in: failing to close
+        a broken one must not end the intake."""
+        try:
+            connection.release()
+        except Exception as exc:
+            LOG.debug('Closing the broker connection failed: %s', exc)
 
     def _consume(self, receiver):
         next_mark = 0

@@ -116,6 +116,19 @@ class ReportWriter:
                 refused += 1
         return refused
 
+    def learn_registered(self):
+        """Know every registered service now, instead of looking each up
+        with the batch of its first report: after a restart in front of a
+        full queue, heartbeats are counted from the first batch."""
+        try:
+            services = self.dbapi.service_get_known()
+        except exception.SGConductorException as exc:
+            LOG.warning('Could not read the registered services (%s); each '
+                        'is looked up with its first report instead.', exc)
+            return
+        for service in services:
+            self.heartbeats.remember(service)
+
     def _learn(self, reports, now):
         """Count the reports of services this writer has not written
         itself (another process registered them, or this one restarted)

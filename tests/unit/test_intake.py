@@ -12,6 +12,7 @@ from oslo_config import cfg
 from oslo_utils import timeutils
 
 from sgconductor import rpc
+from sgconductor import service
 from sgconductor.conductor import deliveries
 from sgconductor.conductor import intake
 from sgconductor.conductor import rpcapi as conductor_rpcapi
@@ -167,6 +168,29 @@ def test_services_registered_elsewhere_are_looked_up_once(conductor, db,
     counts = {s['host']: s['report_count']
               for s in rpcapi.service_get_all(ctxt)}
     assert counts == {service.host: 4 for service in services}
+
+
+def test_an_intake_knows_the_registered_services_from_its_start(db,
+                                                                monkeypatch):
+    """A conductor starting in front of a full queue counts heartbeats of
+    the services registered before it started without looking them up."""
+    now = timeutils.utcnow()
+    services = [db.service_upsert(report('cn%d' % i), now)[0]
+                for i in range(20)]
+    looked_up = []
+    lookup = db.service_get_by_uuids
+    monkeypatch.setattr(db, 'service_get_by_uuids',
+                        lambda uuids: looked_up.append(uuids) or lookup(uuids))
+    conductor_intake = service.Intake()
+    conductor_intake.start()
+    try:
+        conductor_intake.writer.take([dict(report(s.host), uuid=s.uuid)
+                                      for s in services])
+        conductor_intake.writer.heartbeats.flush()
+    finally:
+        conductor_intake.stop()
+    assert looked_up == []
+    assert {s.report_count for s in db.service_get_all()} == {2}
 
 
 def test_poison_is_logged_counted_acknowledged_and_changes_nothing(

@@ -315,23 +315,33 @@ def reports_read_until():
             sa.select(models.ReportProgress.read_until)).scalar()
 
 
+def _known_services(*where):
+    """Live services' id, uuid, host, binary, topic, version and
+    availability_zone (not whole rows): what coalescing compares."""
+    service = models.Service.__table__
+    return sa.select(*[service.c[name] for name in (
+        'id', 'uuid', 'host', 'binary', 'topic', 'version',
+        'availability_zone')]).where(service.c.deleted == 0, *where)
+
+
 @_translate_db_errors
 def service_get_by_uuids(uuids):
-    """The live services among ``uuids``: their id, uuid, host, binary,
-    topic, version and availability_zone (not whole rows), in chunks of
-    CHUNK uuids."""
-    service = models.Service.__table__
-    columns = [service.c[name] for name in (
-        'id', 'uuid', 'host', 'binary', 'topic', 'version',
-        'availability_zone')]
+    """The live services among ``uuids`` (see _known_services), in chunks
+    of CHUNK uuids."""
+    uuid_column = models.Service.__table__.c.uuid
     found = []
     with _reader() as session:
         for chunk in _chunks(list(uuids)):
             found.extend(session.execute(
-                sa.select(*columns).where(
-                    service.c.uuid.in_(chunk),
-                    service.c.deleted == 0)).all())
+                _known_services(uuid_column.in_(chunk))).all())
     return found
+
+
+@_translate_db_errors
+def service_get_known():
+    """Every live service (see _known_services), in one query."""
+    with _reader() as session:
+        return session.execute(_known_services()).all()
 
 
 @_translate_db_errors
