@@ -32,6 +32,7 @@ recognised by oslo.messaging's ``_unique_id`` and not counted twice.
 """
 
 import collections
+import datetime
 import threading
 import time
 
@@ -249,7 +250,9 @@ class ReportIntake:
 
     def _read_marks(self, marks):
         """Tell ``read_up_to`` the latest mark (one from the future, or
-        not a time, is anybody's message but ours: not believed)."""
+        not a time, is anybody's message but ours: not believed), less a
+        flush interval: another intake may still hold, unflushed,
+        heartbeats it took off the queue just before this mark."""
         now = timeutils.utcnow()
         moments = []
         for mark in marks:
@@ -259,7 +262,8 @@ class ReportIntake:
             except (TypeError, ValueError):
                 self._drop('a mark that is not a time: %r' % (mark,))
         if moments:
-            self.read_up_to(max(moments))
+            self.read_up_to(max(moments) - datetime.timedelta(
+                seconds=CONF.conductor.flush_interval))
 
     def _drop(self, reason):
         self.counts['poison'] += 1
