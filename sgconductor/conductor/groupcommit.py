@@ -56,13 +56,22 @@ class GroupCommit:
         return request.outcome
 
     def _write(self, batch):
+        outcomes = [RuntimeError('the write of this batch was interrupted')
+                    ] * len(batch)
         try:
-            outcomes = self._write_many([request.item for request in batch])
+            written = self._write_many([request.item for request in batch])
+            if len(written) != len(batch):
+                raise RuntimeError('%d outcomes for %d items'
+                                   % (len(written), len(batch)))
+            outcomes = written
         except Exception as exc:
             outcomes = [exc] * len(batch)
-        with self._changed:
-            for request, outcome in zip(batch, outcomes, strict=True):
-                request.outcome = outcome
-                request.done = True
-            self._writing = False
-            self._changed.notify_all()
+        finally:
+            # Whatever happened, every caller of this batch is answered
+            # and the next writer may go: none waits forever.
+            with self._changed:
+                for request, outcome in zip(batch, outcomes, strict=True):
+                    request.outcome = outcome
+                    request.done = True
+                self._writing = False
+                self._changed.notify_all()

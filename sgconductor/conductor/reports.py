@@ -140,7 +140,7 @@ class ReportWriter:
         try:
             services = self.dbapi.service_get_by_uuids(uuids)
         except exception.SGConductorException:
-            return reports  # each is tried, and refused, on its own
+            return reports  # written through, or refused, with the rest
         for service in services:
             self.heartbeats.remember(service)
         return [(values, uuid) for values, uuid in reports

@@ -102,3 +102,27 @@ def test_a_failing_write_fails_its_batch_and_not_the_next():
     with pytest.raises(RuntimeError, match='on fire'):
         group.submit(1)
     assert group.submit(2) == 2
+
+
+def test_a_write_with_the_wrong_number_of_outcomes_fails_its_batch():
+    group = groupcommit.GroupCommit(lambda items: [])
+    with pytest.raises(RuntimeError, match='0 outcomes for 1 items'):
+        group.submit(1)
+    group = groupcommit.GroupCommit(lambda items: items)
+    assert group.submit(2) == 2
+
+
+def test_an_interrupted_write_still_answers_its_callers():
+    """Not even a BaseException leaves the group committing forever."""
+    calls = []
+
+    def write_many(items):
+        calls.append(items)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return items
+
+    group = groupcommit.GroupCommit(write_many)
+    with pytest.raises(KeyboardInterrupt):
+        group.submit(1)
+    assert group.submit(2) == 2

@@ -62,8 +62,9 @@ class ReportProgress(Base):
     """One row: every report sent before ``read_until`` (the conductor's
     clock) has been read by a heartbeat intake and is in the services
     table. Liveness is judged as of that moment, so a conductor that is
-    behind on its queue, or cannot reach the broker, never calls a service
-    down for a report it has not read yet (see doc/scale.rst)."""
+    behind on its queue, or cannot reach the broker, does not call
+    services down for reports it has not read yet (doc/liveness.rst says
+    how far that holds with several intakes)."""
 
     __tablename__ = 'report_progress'
     __table_args__ = ({'mysql_engine': 'InnoDB',
