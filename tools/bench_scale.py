@@ -188,6 +188,16 @@ def spawn(argv):
                             start_new_session=True)
 
 
+def spawn_fleet(config, services, processes, *mode):
+    """tools/heartbeat_fleet.py ``processes`` times, each with its share of
+    ``services`` and the arguments ``mode``."""
+    share = services // processes
+    return [spawn([sys.executable, os.path.join(TOOLS, 'heartbeat_fleet.py'),
+                   '--config-file', config, '--first', str(part * share),
+                   '--count', str(share)] + list(mode))
+            for part in range(processes)]
+
+
 def fleet_output(process):
     """The JSON line a tools/heartbeat_fleet.py process printed at exit."""
     lines = process.communicate()[0].strip().splitlines()
@@ -210,11 +220,8 @@ def fill_queue(config, services, heartbeats):
     services (each as many times)."""
     reporting = min(services, heartbeats)
     rounds = heartbeats // reporting
-    share = reporting // FLEET_PROCESSES
-    fleet = [spawn([sys.executable, os.path.join(TOOLS, 'heartbeat_fleet.py'),
-                    '--config-file', config, '--first', str(part * share),
-                    '--count', str(share), '--rounds', str(rounds)])
-             for part in range(FLEET_PROCESSES)]
+    fleet = spawn_fleet(config, reporting, FLEET_PROCESSES,
+                        '--rounds', str(rounds))
     return sum(fleet_output(process)['casts'] for process in fleet)
 
 
@@ -408,15 +415,10 @@ def sustain(server, config, engine, services, interval, seconds, raw):
         # What a probe's call costs, measured while the server is idle.
         per_call, _ = idle_calls(engine, min_version)
         expected = total_reports(engine)
-        processes = RAW_FLEET_PROCESSES if raw else FLEET_PROCESSES
-        share = services // processes
-        fleet = [spawn([sys.executable,
-                        os.path.join(TOOLS, 'heartbeat_fleet.py'),
-                        '--config-file', config, '--first',
-                        str(part * share), '--count', str(share),
-                        '--interval', str(interval),
-                        '--duration', str(seconds)] + ['--raw'] * raw)
-                 for part in range(processes)]
+        fleet = spawn_fleet(
+            config, services, RAW_FLEET_PROCESSES if raw else FLEET_PROCESSES,
+            '--interval', str(interval), '--duration', str(seconds),
+            *['--raw'] * raw)
         # CPU, statements and get_min_version in the steady state: from
         # the second report interval on.
         time.sleep(interval)
@@ -458,13 +460,8 @@ def storm(conductor_argv, config, engine, services, within):
         wait_for_consumer(rpc.topic_queue(CONF.conductor.topic))
         cpu = tree_cpu(conductor.pid)
         before = questions(engine)
-        share = services // FLEET_PROCESSES
-        fleet = [spawn([sys.executable,
-                        os.path.join(TOOLS, 'heartbeat_fleet.py'),
-                        '--config-file', config, '--first',
-                        str(part * share), '--count', str(share),
-                        '--register-within', str(within)])
-                 for part in range(FLEET_PROCESSES)]
+        fleet = spawn_fleet(config, services, FLEET_PROCESSES,
+                            '--register-within', str(within))
         outputs = [fleet_output(process) for process in fleet]
         statements = questions(engine) - before - 1
         cpu = tree_cpu(conductor.pid) - cpu

@@ -145,8 +145,7 @@ class HeartbeatBuffer:
 
     def _keep(self, batch, read_until):
         with self._lock:
-            if read_until is not None:
-                self._read_until = _later(self._read_until, read_until)
+            self._read_until = _later(self._read_until, read_until)
             for service_id, (count, latest) in batch.items():
                 self._add(service_id, count, latest)
 

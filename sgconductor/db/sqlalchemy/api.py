@@ -196,13 +196,14 @@ def _upsert_round(session, batch, now):
     """service_upsert_many of reports of distinct services."""
     service = models.Service.__table__
     keys = sorted(_key(values) for _, (values, _) in batch)
+    these_live = sa.and_(
+        sa.tuple_(service.c.host, service.c.binary).in_(keys),
+        service.c.deleted == 0)
     existing = {(host, binary): service_id
                 for service_id, host, binary in session.execute(
                     sa.select(service.c.id, service.c.host,
                               service.c.binary)
-                    .where(sa.tuple_(service.c.host,
-                                     service.c.binary).in_(keys),
-                           service.c.deleted == 0)
+                    .where(these_live)
                     .order_by(service.c.id)
                     .with_for_update())}
     updates, creates = {}, []
@@ -227,9 +228,7 @@ def _upsert_round(session, batch, now):
     if new_rows:
         session.execute(service.insert(), new_rows)
     written = {(row.host, row.binary): row for row in session.execute(
-        sa.select(service).where(
-            sa.tuple_(service.c.host, service.c.binary).in_(keys),
-            service.c.deleted == 0))}
+        sa.select(service).where(these_live))}
     results = {}
     for index, (values, uuid) in batch:
         if _key(values) in existing:
