@@ -28,10 +28,8 @@ import ssl
 import struct
 import time
 
-import amqp
 import kombu
 from amqp import serialization
-from amqp import spec
 
 Delivery = collections.namedtuple(
     'Delivery', ['tag', 'body', 'redelivered', 'headers'])
@@ -193,7 +191,6 @@ class FrameReceiver:
         # arrive while it closes the connection, which the broker requeues.
         self._channel.basic_consume(queue.name, no_ack=False,
                                     callback=_requeued_on_close)
-        self._queue_name = queue.name
         transport = self._amqp.transport
         self._socket = transport.sock
         self._parser = FrameParser(self._channel.channel_id)
@@ -247,18 +244,6 @@ class FrameReceiver:
         """Acknowledge ``deliveries`` (in the order received) at once."""
         self._channel.basic_ack(deliveries[-1].tag, multiple=True)
 
-    def mark(self, headers):
-        """Put an empty message with ``headers`` at the end of the queue.
-
-        The frames are written without ``basic_publish``, which first
-        reads pending frames from the socket (to notice a blocked
-        connection) and so would take deliveries away from the parser.
-        """
-        self._channel.send_method(
-            spec.Basic.Publish, 'Bssbb',
-            (0, '', self._queue_name, False, False),
-            amqp.Message(b'', application_headers=headers))
-
 
 class KombuReceiver:
     """Batches of deliveries through kombu's consumer (any transport)."""
@@ -271,8 +256,6 @@ class KombuReceiver:
         self._consumer = kombu.Consumer(
             self._channel, [queue], on_message=self._received.append)
         self._consumer.consume()
-        self._producer = kombu.Producer(self._channel,
-                                        routing_key=queue.name)
 
     def receive(self, timeout, limit):
         while len(self._received) < limit:
@@ -294,11 +277,6 @@ class KombuReceiver:
         # kombu's virtual transports ignore "multiple".
         for delivery in deliveries:
             self._channel.basic_ack(delivery.tag)
-
-    def mark(self, headers):
-        """Put an empty message with ``headers`` at the end of the
-        queue."""
-        self._producer.publish(b'', headers=headers)
 
 
 def open_receiver(connection, queue, prefetch):

@@ -14,14 +14,13 @@ intake consumes the same queue with kombu instead, on one thread:
   dies before that leaves the batch to the broker, which delivers it again
   (to this or another conductor).
 
-Every MARK_INTERVAL seconds the intake puts a mark at the end of the
-queue: an empty message whose MARK_HEADER holds the conductor's time.
-When an intake reads it, every report sent before that time has been
-read (the queue is first in, first out), and the writer records that
-moment with its next flush (``read_up_to``). Liveness is judged as of
-that moment: a conductor behind on its queue, overloaded or cut off from
-the broker, suspends its judgement instead of calling services down for
-reports it has not read yet.
+Every second the intake puts a mark at the end of the queue
+(``marks.py``). When an intake reads it, every report sent before it has
+been read, and the writer records that moment with its next flush
+(``read_up_to``). Liveness is judged as of that moment: a conductor
+behind on its queue, overloaded or cut off from the broker, suspends its
+judgement instead of calling services down for reports it has not read
+yet.
 
 A message that is not a report_state cast this conductor can read (not
 JSON, not an oslo.messaging envelope, another method, an incompatible
@@ -34,7 +33,6 @@ recognised by oslo.messaging's ``_unique_id`` and not counted twice.
 import collections
 import datetime
 import threading
-import time
 
 import orjson
 from kombu import compression
@@ -46,6 +44,7 @@ from sgconductor import outage
 from sgconductor import rpc
 from sgconductor import threads
 from sgconductor.conductor import deliveries as deliveries_lib
+from sgconductor.conductor import marks as marks_lib
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -57,10 +56,6 @@ ENVELOPE_MAJOR = '2'
 POLL_INTERVAL = 0.1
 # Seconds between two attempts to reach the broker.
 RECONNECT_INTERVAL = 2
-# Seconds between two marks put at the end of the queue.
-MARK_INTERVAL = 1.0
-# The header of a mark: the conductor's time (ISO 8601) it was put.
-MARK_HEADER = 'x-sgconductor-read-until'
 
 
 class Poison(Exception):
@@ -142,6 +137,7 @@ class ReportIntake:
         # Unique ids of messages handled whose acknowledgement was lost
         # with the connection: kept until their redelivery is over.
         self._unacked = set()
+        self._marker = marks_lib.Marker(topic)
         self._consumer = threads.Loop('sgconductor-report-intake',
                                       self._run)
         self._ready = threading.Event()
@@ -187,6 +183,7 @@ class ReportIntake:
                 self._consumer.stopping.wait(RECONNECT_INTERVAL)
             finally:
                 self._close(connection)
+        self._marker.close()
 
     @staticmethod
     def _close(connection):
@@ -198,11 +195,8 @@ class ReportIntake:
             LOG.debug('Closing the broker connection failed: %s', exc)
 
     def _consume(self, receiver):
-        next_mark = 0
         while not self._consumer.stopping.is_set():
-            if time.monotonic() >= next_mark:
-                receiver.mark({MARK_HEADER: timeutils.utcnow().isoformat()})
-                next_mark = time.monotonic() + MARK_INTERVAL
+            self._marker.put_if_due()
             batch = receiver.receive(POLL_INTERVAL, self.prefetch)
             if not batch:
                 continue
@@ -223,8 +217,8 @@ class ReportIntake:
         handled = set()
         marks = []
         for delivery in batch:
-            if MARK_HEADER in delivery.headers:
-                marks.append(delivery.headers[MARK_HEADER])
+            if marks_lib.MARK_HEADER in delivery.headers:
+                marks.append(delivery.headers[marks_lib.MARK_HEADER])
                 continue
             try:
                 report, unique_id = unpack(delivery, self.api_version)

@@ -1,14 +1,17 @@
-"""FrameReceiver against the real RabbitMQ: what it reads, what it puts at
-the end of the queue, and closing its connection with deliveries in
-flight (py-amqp reads those itself while it closes)."""
+"""FrameReceiver and marks against the real RabbitMQ: what it reads, what
+a marker puts at the end of the queue, and closing its connection with
+deliveries in flight (py-amqp reads those itself while it closes)."""
 
 import time
 import uuid
 
 import kombu
 import pytest
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
 
 from sgconductor.conductor import deliveries
+from sgconductor.conductor import marks
 from tests.functional import deployment as sg_deployment
 
 MESSAGES = 500
@@ -31,6 +34,16 @@ def queue(broker):
         bound.declare()
         yield queue
         bound.delete()
+
+
+@pytest.fixture
+def marks_broker(broker):
+    """cfg.CONF aimed at the functional tests' RabbitMQ, for the marker."""
+    fixture = config_fixture.Config(cfg.CONF)
+    fixture.setUp()
+    fixture.config(transport_url=sg_deployment.TRANSPORT_URL)
+    yield
+    fixture.cleanUp()
 
 
 def publish(queue, count):
@@ -61,16 +74,38 @@ def test_closing_with_deliveries_in_flight_requeues_them(queue):
     assert depth(queue) == MESSAGES - len(batch)
 
 
-def test_a_mark_goes_to_the_end_of_the_queue(queue):
+def receive_all(receiver, count):
+    received = []
+    while len(received) < count:
+        received.extend(receiver.receive(5, PREFETCH))
+    receiver.settle(received)
+    return received
+
+
+def test_a_mark_goes_to_the_end_of_the_queue_over_its_own_connection(
+        queue, marks_broker):
+    """The consuming connection never publishes (RabbitMQ would stop
+    reading it, acknowledgements included, under a resource alarm); the
+    mark comes over the marker's connection, after what was queued; a
+    marker whose connection the broker closed opens another."""
     publish(queue, 3)
+    marker = marks.Marker(queue.name)
     with broker_connection() as connection:
         connection.ensure_connection(max_retries=0)
         receiver = deliveries.FrameReceiver(connection, queue, PREFETCH)
-        receiver.mark({'x-test-mark': 'after the three'})
-        received = []
-        while len(received) < 4:
-            received.extend(receiver.receive(5, PREFETCH))
-        receiver.settle(received)
-    assert [d.body for d in received] == [
-        b'message 0', b'message 1', b'message 2', b'']
-    assert received[-1].headers == {'x-test-mark': 'after the three'}
+        marker.put_if_due()
+        received = receive_all(receiver, 4)
+        assert [d.body for d in received] == [
+            b'message 0', b'message 1', b'message 2', b'']
+        assert marks.MARK_HEADER in received[-1].headers
+        assert marker._connection.connection is not connection.connection
+
+        marker._connection.connection.sock.close()
+        marker._next = 0
+        marker.put_if_due()         # fails: the connection is gone
+        marker._next = 0
+        marker.put_if_due()         # a new connection
+        assert marker._attempts == 2
+        (mark,) = receive_all(receiver, 1)
+        assert marks.MARK_HEADER in mark.headers
+    marker.close()

@@ -15,6 +15,7 @@ from sgconductor import rpc
 from sgconductor import service
 from sgconductor.conductor import deliveries
 from sgconductor.conductor import intake
+from sgconductor.conductor import marks
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.inprocess import report
 
@@ -127,8 +128,8 @@ def test_a_mark_from_the_future_or_garbage_is_not_believed():
     future = timeutils.utcnow() + datetime.timedelta(hours=1)
     reports_intake._handle([
         deliveries.Delivery(1, b'', False,
-                            {intake.MARK_HEADER: future.isoformat()}),
-        deliveries.Delivery(2, b'', False, {intake.MARK_HEADER: 42})])
+                            {marks.MARK_HEADER: future.isoformat()}),
+        deliveries.Delivery(2, b'', False, {marks.MARK_HEADER: 42})])
     (moment,) = moments
     # Believed up to now, less a flush interval (see _read_marks).
     assert moment <= timeutils.utcnow() - datetime.timedelta(

@@ -1,0 +1,84 @@
+"""Marks: how an intake learns that it has read every report sent so far.
+
+Every MARK_INTERVAL seconds each intake puts a mark at the end of the
+reports queue: an empty message whose MARK_HEADER holds the conductor's
+time. When an intake reads it, every report that reached the queue before
+that time has been read (the queue is first in, first out).
+
+Marks are published over a connection of their own, never over the
+intake's consuming one: RabbitMQ stops reading from a connection that
+publishes while it is short of memory or disk, and the acknowledgements
+written on it would wait with the mark. The queue could then not drain,
+and the memory it holds could not be freed. A mark that cannot be put
+only delays the next one: liveness judgement waits for it (see
+``doc/liveness.rst``), which is right while reporters cannot publish
+either.
+"""
+
+import time
+
+import kombu
+from oslo_utils import timeutils
+
+from sgconductor import outage
+from sgconductor import rpc
+
+# Seconds between two marks put at the end of the queue.
+MARK_INTERVAL = 1.0
+# The header of a mark: the conductor's time (ISO 8601) it was put.
+MARK_HEADER = 'x-sgconductor-read-until'
+# Seconds a mark may take to write to the socket before the connection is
+# given up (and opened again for the next mark).
+PUBLISH_TIMEOUT = 5
+
+
+class Marker:
+    """Puts marks at the end of one queue, at most every MARK_INTERVAL s.
+
+    Called from the intake's thread between two batches; never raises for
+    a broker that cannot take a mark.
+    """
+
+    def __init__(self, queue_name):
+        self.queue_name = queue_name
+        self._connection = None
+        self._producer = None
+        self._attempts = 0
+        self._next = 0
+        self._broker = outage.Outage('the broker (marks on %s)' % queue_name)
+
+    def put_if_due(self):
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + MARK_INTERVAL
+        try:
+            self._producer_or_connect().publish(
+                b'', routing_key=self.queue_name, delivery_mode='transient',
+                headers={MARK_HEADER: timeutils.utcnow().isoformat()},
+                timeout=PUBLISH_TIMEOUT)
+            # Sends our heartbeat when due; raises if the broker's stopped.
+            self._connection.heartbeat_check()
+        except Exception as exc:
+            self._broker.failed(exc)
+            self.close()
+        else:
+            self._broker.succeeded()
+
+    def _producer_or_connect(self):
+        if self._producer is None:
+            connections = rpc.broker_connections()
+            self._connection = connections[self._attempts % len(connections)]
+            self._attempts += 1
+            self._connection.ensure_connection(max_retries=0)
+            # The default exchange routes to the queue of that name.
+            self._producer = kombu.Producer(self._connection.channel())
+        return self._producer
+
+    def close(self):
+        """Drop the connection without the closing handshake, which a
+        broker that stopped reading it would never answer."""
+        connection, self._connection, self._producer = (
+            self._connection, None, None)
+        if connection is not None:
+            connection.collect()
