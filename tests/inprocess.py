@@ -9,8 +9,10 @@ its own overrides, its own conductor topic and a fresh database.
 """
 
 import contextlib
+import json
 import uuid
 
+import kombu
 import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
@@ -79,6 +81,28 @@ def rpcapi(conductor):
 @pytest.fixture
 def ctxt():
     return conductor_rpcapi.admin_context()
+
+
+def envelope(method='report_state', args=None, version='1.0',
+             unique_id='u1'):
+    """What an oslo.messaging client publishes for a cast."""
+    return json.dumps({'oslo.version': '2.0', 'oslo.message': json.dumps(
+        {'method': method, 'args': args if args is not None else report(),
+         'version': version, '_unique_id': unique_id,
+         '_context_user': None})}).encode()
+
+
+def publish_raw(bodies, topic=None):
+    """Publish bytes straight to ``topic``'s queue (by default the reports
+    topic), as anyone with broker credentials could."""
+    queue = rpc.topic_queue(topic or conductor_rpcapi.reports_topic(
+        CONF.conductor.topic))
+    with rpc.broker_connections()[0] as connection:
+        producer = kombu.Producer(connection.channel(), queue.exchange)
+        for body in bodies:
+            producer.publish(body, routing_key=queue.routing_key,
+                             content_type='application/json',
+                             content_encoding='utf-8')
 
 
 def report(host='host1', binary='nova-compute', version=1, **extra):

@@ -7,16 +7,16 @@ import logging
 import threading
 import time
 
-import kombu
 from oslo_config import cfg
 from oslo_utils import timeutils
 
-from sgconductor import rpc
 from sgconductor import service
+from sgconductor.conductor import brokerloop
 from sgconductor.conductor import deliveries
 from sgconductor.conductor import intake
 from sgconductor.conductor import marks
-from sgconductor.conductor import rpcapi as conductor_rpcapi
+from tests.inprocess import envelope
+from tests.inprocess import publish_raw
 from tests.inprocess import report
 
 CONF = cfg.CONF
@@ -28,28 +28,6 @@ def wait_for(predicate, timeout=30):
     while not predicate():
         assert time.monotonic() < deadline, 'condition not met in time'
         time.sleep(0.05)
-
-
-def envelope(method='report_state', args=None, version='1.0',
-             unique_id='u1'):
-    """What an oslo.messaging client publishes for a cast."""
-    return json.dumps({'oslo.version': '2.0', 'oslo.message': json.dumps(
-        {'method': method, 'args': args if args is not None else report(),
-         'version': version, '_unique_id': unique_id,
-         '_context_user': None})}).encode()
-
-
-def publish_raw(bodies):
-    """Publish bytes straight to the reports queue, as anyone with broker
-    credentials could."""
-    queue = rpc.topic_queue(conductor_rpcapi.reports_topic(
-        CONF.conductor.topic))
-    with rpc.broker_connections()[0] as connection:
-        producer = kombu.Producer(connection.channel(), queue.exchange)
-        for body in bodies:
-            producer.publish(body, routing_key=queue.routing_key,
-                             content_type='application/json',
-                             content_encoding='utf-8')
 
 
 def test_calls_are_answered_while_heartbeats_are_stuck(conductor, rpcapi,
@@ -286,8 +264,8 @@ def test_the_intake_survives_an_unexpected_failure(conductor, rpcapi, ctxt,
         return opened(*args)
 
     monkeypatch.setattr(deliveries, 'open_receiver', fail_once)
-    monkeypatch.setattr(intake, 'RECONNECT_INTERVAL', 0.1)
+    monkeypatch.setattr(brokerloop, 'RECONNECT_INTERVAL', 0.1)
     consumer.start()
     rpcapi.report_state(ctxt, dict(report('cn1'), uuid=registered['uuid']))
     wait_for(lambda: consumer.counts['received'] == 1)
-    assert failures and 'Heartbeat intake of' in caplog.text
+    assert failures and 'The heartbeat intake failed' in caplog.text

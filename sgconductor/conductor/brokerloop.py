@@ -1,0 +1,88 @@
+"""A consumer thread that stays connected to the broker by itself.
+
+The heartbeat intake and the version server each consume one queue with
+kombu on a thread of their own. Both need the same care around the
+connection: try the brokers of transport_url in turn, log the loss of
+the broker once and its recovery once, wait between attempts, and
+survive any error of their own code, since a process whose consumer
+thread died would look alive and answer nothing ever again.
+"""
+
+import threading
+
+from oslo_log import log as logging
+
+from sgconductor import outage
+from sgconductor import rpc
+from sgconductor import threads
+from sgconductor.conductor import deliveries
+
+LOG = logging.getLogger(__name__)
+
+# Seconds between two attempts to reach the broker.
+RECONNECT_INTERVAL = 2
+
+
+class BrokerLoop:
+    """Runs ``consume(opened)`` on a thread, where ``opened`` is what
+    ``open(connection)`` returned for a fresh broker connection, until
+    stopped; starts over on a new connection whenever either fails.
+
+    ``consume`` must return soon after ``stopping`` is set.
+    """
+
+    def __init__(self, name, open, consume):
+        self.name = name
+        self.open = open
+        self.consume = consume
+        self._broker = outage.Outage('the broker (%s)' % name)
+        self._ready = threading.Event()
+        self._thread = threads.Loop('sgconductor-' + name.replace(' ', '-'),
+                                    self._run)
+
+    @property
+    def stopping(self):
+        return self._thread.stopping
+
+    def start(self, timeout=10):
+        """Start; return once ``open`` succeeded (or after ``timeout`` s if
+        the broker cannot be reached: the thread keeps trying)."""
+        self._thread.start()
+        self._ready.wait(timeout)
+
+    def stop(self):
+        """Stop and wait for the thread; False if it was not running."""
+        return self._thread.stop()
+
+    def _run(self):
+        attempt = 0
+        while not self.stopping.is_set():
+            connections = rpc.broker_connections()
+            connection = connections[attempt % len(connections)]
+            attempt += 1
+            lost = ((deliveries.BrokerClosed, OSError)
+                    + connection.connection_errors
+                    + connection.channel_errors)
+            try:
+                connection.ensure_connection(max_retries=0)
+                opened = self.open(connection)
+                self._broker.succeeded()
+                self._ready.set()
+                self.consume(opened)
+            except lost as exc:
+                self._broker.failed(exc)
+                self.stopping.wait(RECONNECT_INTERVAL)
+            except Exception:
+                LOG.exception('The %s failed; starting over.', self.name)
+                self.stopping.wait(RECONNECT_INTERVAL)
+            finally:
+                _close(connection)
+
+
+def _close(connection):
+    """Close the connection whatever state it is in: failing to close a
+    broken one must not end the loop."""
+    try:
+        connection.release()
+    except Exception as exc:
+        LOG.debug('Closing the broker connection failed: %s', exc)
