@@ -2,12 +2,13 @@
 
 ``[conductor] intake_workers`` processes take heartbeats off the reports
 topic in batches (``Intake``); ``[conductor] workers`` processes serve the
-calls of the conductor topic with an oslo.messaging RPC server
-(``Conductor``). Heartbeats and calls never share a queue, a thread pool
-or an interpreter lock, so a flood of heartbeats cannot slow down an
-operator's call or get_min_version, nor a burst of calls the heartbeats
-(Neutron's ``rpc_state_report_workers`` separates them for the same
-reason).
+calls of the conductor topic with an oslo.messaging RPC server, and
+get_min_version / get_max_version from the versions topic on a thread of
+their own (``Conductor``). Heartbeats and calls never share a queue, a
+thread pool or an interpreter lock, so a flood of heartbeats cannot slow
+down an operator's call or get_min_version, nor a burst of calls the
+heartbeats (Neutron's ``rpc_state_report_workers`` separates them for the
+same reason); nor does a storm of registrations delay get_min_version.
 
 cotyledon restarts a worker that dies and turns SIGTERM into a clean
 stop: consumers stop taking messages, finish the ones in hand, and the
@@ -26,6 +27,7 @@ from sgconductor.conductor import intake
 from sgconductor.conductor import manager
 from sgconductor.conductor import reports
 from sgconductor.conductor import rpcapi
+from sgconductor.conductor import versionserver
 from sgconductor.db import api as db_api
 
 CONF = cfg.CONF
@@ -61,9 +63,9 @@ class Intake:
 
 
 class Conductor:
-    """The endpoint and the RPC server of the conductor topic, and, unless
-    ``with_intake`` is False, an Intake in the same process (tests, the
-    demo).
+    """The endpoint and the RPC server of the conductor topic, the
+    version server of the versions topic, and, unless ``with_intake`` is
+    False, an Intake in the same process (tests, the demo).
 
     ``transport`` defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
@@ -75,6 +77,9 @@ class Conductor:
         self.server = rpc.get_server(
             messaging.Target(topic=CONF.conductor.topic, server=CONF.host),
             [self.manager], transport)
+        self.versions = versionserver.VersionServer(
+            self.manager, rpcapi.versions_topic(CONF.conductor.topic),
+            manager.RPC_API_VERSION)
         self.intake = Intake() if with_intake else None
 
     def start(self):
@@ -86,12 +91,14 @@ class Conductor:
             # or its casts would be dropped: do not count on an intake
             # process having started first.
             intake.declare_queue(_reports_topic())
+        self.versions.start()
         self.server.start()
 
     def stop(self):
         """Finish the calls in hand, then write the last heartbeats."""
         self.server.stop()
         self.server.wait()
+        self.versions.stop()
         if self.intake is not None:
             self.intake.stop()
         self.manager.cleanup_host()

@@ -24,6 +24,16 @@ def reports_topic(topic):
     return '%s-reports' % topic
 
 
+def versions_topic(topic):
+    """The topic get_min_version and get_max_version are sent to. Every
+    conductor worker answers it on a thread of its own
+    (``versionserver.py``), without oslo.messaging's RPC server in the
+    way: these calls decide which RPC version the API side speaks, and
+    are its most frequent.
+    """
+    return '%s-versions' % topic
+
+
 class ConductorAPI:
     """Client side of the conductor RPC API.
 
@@ -33,9 +43,11 @@ class ConductorAPI:
             service_get_all, service_update, service_delete,
             get_min_version, get_max_version.
 
-    report_state is cast to ``reports_topic(topic)``, which conductors
-    consume besides ``topic`` (where they still take report_state from
-    clients that send it there): upgrade conductors before reporters.
+    report_state is cast to ``reports_topic(topic)``, and get_min_version
+    and get_max_version are called on ``versions_topic(topic)``. Conductors
+    consume both besides ``topic``, where they still serve those methods
+    to clients that send them there: upgrade conductors before their
+    clients.
     """
 
     # Keep in sync with manager.RPC_API_VERSION (a unit test checks).
@@ -48,6 +60,8 @@ class ConductorAPI:
             topic=self.topic, version=self.RPC_API_VERSION))
         self.reports_client = rpc.get_client(messaging.Target(
             topic=reports_topic(self.topic), version=self.RPC_API_VERSION))
+        self.versions_client = rpc.get_client(messaging.Target(
+            topic=versions_topic(self.topic), version=self.RPC_API_VERSION))
 
     def _prepare(self, retry, client=None):
         """The one place every message to the conductor is built.
@@ -59,10 +73,11 @@ class ConductorAPI:
         return (client or self.client).prepare(timeout=self.timeout,
                                                retry=retry)
 
-    def _call(self, ctxt, method, **kwargs):
+    def _call(self, ctxt, method, client=None, **kwargs):
         try:
             rpc.ensure_broker_reachable()
-            return self._prepare(retry=1).call(ctxt, method, **kwargs)
+            return self._prepare(retry=1, client=client).call(
+                ctxt, method, **kwargs)
         except (OSError, messaging.MessagingTimeout,
                 messaging.MessageDeliveryFailure) as exc:
             raise exception.ConductorUnavailable(
@@ -97,11 +112,15 @@ class ConductorAPI:
 
     def get_min_versions(self, ctxt, binaries):
         """Map each binary to its lowest running version (None if none)."""
-        return self._call(ctxt, 'get_min_version', binaries=list(binaries))
+        return self._call(ctxt, 'get_min_version',
+                          client=self.versions_client,
+                          binaries=list(binaries))
 
     def get_max_versions(self, ctxt, binaries):
         """Map each binary to its highest running version (None if none)."""
-        return self._call(ctxt, 'get_max_version', binaries=list(binaries))
+        return self._call(ctxt, 'get_max_version',
+                          client=self.versions_client,
+                          binaries=list(binaries))
 
     def get_min_version(self, ctxt, binary):
         """Lowest version of ``binary`` in the deployment, 0 if none runs.
