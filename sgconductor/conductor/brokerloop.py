@@ -60,9 +60,7 @@ class BrokerLoop:
             connections = rpc.broker_connections()
             connection = connections[attempt % len(connections)]
             attempt += 1
-            lost = ((deliveries.BrokerClosed, OSError)
-                    + connection.connection_errors
-                    + connection.channel_errors)
+            lost = lost_errors(connection)
             try:
                 connection.ensure_connection(max_retries=0)
                 opened = self.open(connection)
@@ -77,6 +75,13 @@ class BrokerLoop:
                 self.stopping.wait(RECONNECT_INTERVAL)
             finally:
                 _close(connection)
+
+
+def lost_errors(connection):
+    """The exceptions that mean ``connection`` is lost (start over on a
+    new one), as a tuple."""
+    return ((deliveries.BrokerClosed, OSError)
+            + connection.connection_errors + connection.channel_errors)
 
 
 def _close(connection):

@@ -1,8 +1,8 @@
-"""Deliveries from the heartbeat queue, taken in batches.
+"""Deliveries from a queue, taken in batches.
 
-The intake (``intake.py``) needs three things from the broker: the next
-batch of messages, their bodies, and one acknowledgement for the whole
-batch. Two receivers provide them:
+The heartbeat intake (``intake.py``) needs three things from the broker:
+the next batch of messages, their bodies, and one acknowledgement for the
+whole batch. Two receivers provide them:
 
 ``FrameReceiver``, for RabbitMQ, reads the consumer's socket itself.
 py-amqp parses every frame in Python with two or three ``recv`` calls and
@@ -18,8 +18,10 @@ heartbeat (the broker closing the channel or the connection, cancelling
 the consumer) ends the receiver with ``BrokerClosed``; the intake
 reconnects, and the broker requeues whatever was not acknowledged.
 
-``KombuReceiver`` drains any other kombu transport (the in-memory one of
-the demo and unit tests) through kombu's own consumer.
+``KombuReceiver`` drains any kombu transport through kombu's own
+consumer: the intake's on anything but RabbitMQ (the in-memory transport
+of the demo and unit tests), and the version server's (``versionserver.py``)
+everywhere, since it also publishes on its connection.
 """
 
 import collections

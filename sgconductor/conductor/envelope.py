@@ -28,13 +28,13 @@ ENVELOPE_VERSION = '2.0'
 class Poison(Exception):
     """A message this conductor cannot handle; the text says why.
 
-    ``message``: the oslo.messaging message, if the envelope could be
-    read (a call's caller can then be told why).
+    ``call``: the oslo.messaging message (a dict), if the envelope could
+    be read: a caller waiting for an answer can then be told why.
     """
 
-    def __init__(self, reason, message=None):
+    def __init__(self, reason, call=None):
         super().__init__(reason)
-        self.message = message
+        self.call = call
 
 
 def drop(counts, topic, reason):

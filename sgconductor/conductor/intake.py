@@ -98,6 +98,7 @@ class ReportIntake:
                  {'topic': self.topic, 'counts': dict(self.counts)})
 
     def _open(self, connection):
+        self._marker.follow(connection)
         return deliveries_lib.open_receiver(
             connection, rpc.topic_queue(self.topic), self.prefetch)
 

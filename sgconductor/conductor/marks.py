@@ -21,7 +21,6 @@ import kombu
 from oslo_utils import timeutils
 
 from sgconductor import outage
-from sgconductor import rpc
 
 # Seconds between two marks put at the end of the queue.
 MARK_INTERVAL = 1.0
@@ -41,15 +40,21 @@ class Marker:
 
     def __init__(self, queue_name):
         self.queue_name = queue_name
+        self._broker = None
         self._connection = None
         self._producer = None
-        self._attempts = 0
         self._next = 0
-        self._broker = outage.Outage('the broker (marks on %s)' % queue_name)
+        self._outage = outage.Outage('the broker (marks on %s)' % queue_name)
+
+    def follow(self, broker):
+        """Put the next marks through a connection like ``broker`` (a
+        kombu Connection: the intake's own, to the broker it reads)."""
+        self.close()
+        self._broker = broker
 
     def put_if_due(self):
         now = time.monotonic()
-        if now < self._next:
+        if now < self._next or self._broker is None:
             return
         self._next = now + MARK_INTERVAL
         try:
@@ -60,16 +65,14 @@ class Marker:
             # Sends our heartbeat when due; raises if the broker's stopped.
             self._connection.heartbeat_check()
         except Exception as exc:
-            self._broker.failed(exc)
+            self._outage.failed(exc)
             self.close()
         else:
-            self._broker.succeeded()
+            self._outage.succeeded()
 
     def _producer_or_connect(self):
         if self._producer is None:
-            connections = rpc.broker_connections()
-            self._connection = connections[self._attempts % len(connections)]
-            self._attempts += 1
+            self._connection = self._broker.clone()
             self._connection.ensure_connection(max_retries=0)
             # The default exchange routes to the queue of that name.
             self._producer = kombu.Producer(self._connection.channel())

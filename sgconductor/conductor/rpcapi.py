@@ -63,20 +63,20 @@ class ConductorAPI:
         self.versions_client = rpc.get_client(messaging.Target(
             topic=versions_topic(self.topic), version=self.RPC_API_VERSION))
 
-    def _prepare(self, retry, client=None):
+    def _prepare(self, retry, rpc_client=None):
         """The one place every message to the conductor is built.
 
         ``retry`` bounds how often the driver reconnects to the broker
         before giving up, so a missing broker is reported instead of
         hanging the caller.
         """
-        return (client or self.client).prepare(timeout=self.timeout,
-                                               retry=retry)
+        return (rpc_client or self.client).prepare(timeout=self.timeout,
+                                                   retry=retry)
 
-    def _call(self, ctxt, method, client=None, **kwargs):
+    def _call(self, ctxt, method, rpc_client=None, **kwargs):
         try:
             rpc.ensure_broker_reachable()
-            return self._prepare(retry=1, client=client).call(
+            return self._prepare(retry=1, rpc_client=rpc_client).call(
                 ctxt, method, **kwargs)
         except (OSError, messaging.MessagingTimeout,
                 messaging.MessageDeliveryFailure) as exc:
@@ -94,7 +94,7 @@ class ConductorAPI:
         """Cast a heartbeat. Raises ConductorUnavailable if the broker
         cannot take it; a stopped conductor finds it queued on return."""
         try:
-            self._prepare(retry=0, client=self.reports_client).cast(
+            self._prepare(retry=0, rpc_client=self.reports_client).cast(
                 ctxt, 'report_state', **report)
         except messaging.MessageDeliveryFailure as exc:
             raise exception.ConductorUnavailable(
@@ -113,13 +113,13 @@ class ConductorAPI:
     def get_min_versions(self, ctxt, binaries):
         """Map each binary to its lowest running version (None if none)."""
         return self._call(ctxt, 'get_min_version',
-                          client=self.versions_client,
+                          rpc_client=self.versions_client,
                           binaries=list(binaries))
 
     def get_max_versions(self, ctxt, binaries):
         """Map each binary to its highest running version (None if none)."""
         return self._call(ctxt, 'get_max_version',
-                          client=self.versions_client,
+                          rpc_client=self.versions_client,
                           binaries=list(binaries))
 
     def get_min_version(self, ctxt, binary):

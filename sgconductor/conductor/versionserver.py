@@ -69,7 +69,10 @@ class VersionServer:
 
     def _open(self, connection):
         # kombu's consumer even on RabbitMQ: the FrameReceiver reads the
-        # socket itself, and the replies go out on this connection.
+        # socket itself, and the replies go out on this connection. A
+        # connection that publishes stalls under a broker's resource
+        # alarm, acknowledgements included; the replies could not leave
+        # then anyway, and this queue holds a handful of calls at most.
         receiver = deliveries.KombuReceiver(
             connection, rpc.topic_queue(self.topic), PREFETCH)
         return connection, receiver, kombu.Producer(connection.channel())
@@ -78,10 +81,20 @@ class VersionServer:
         connection, receiver, producer = opened
         while not self._loop.stopping.is_set():
             batch = receiver.receive(POLL_INTERVAL, PREFETCH)
-            for delivery in batch:
-                self._answer(producer, delivery)
             if batch:
+                # Before answering, as oslo.messaging's server does: these
+                # calls read only, and a message that breaks the answer
+                # must not come back.
                 receiver.settle(batch)
+            for delivery in batch:
+                try:
+                    self._answer(producer, delivery)
+                except brokerloop.lost_errors(connection):
+                    raise
+                except Exception:
+                    LOG.exception('Dropped a message from queue %s that '
+                                  'could not be answered.', self.topic)
+                    self.counts['poison'] += 1
             connection.heartbeat_check()
 
     def _answer(self, producer, delivery):
@@ -92,7 +105,7 @@ class VersionServer:
                                    self.api_version, METHODS)
         except envelope.Poison as exc:
             envelope.drop(self.counts, self.topic, exc)
-            call, failure = exc.message or {}, exception.Invalid(
+            call, failure = exc.call or {}, exception.Invalid(
                 reason=str(exc))
         else:
             failure = None
@@ -100,7 +113,7 @@ class VersionServer:
         if not (_is_name(reply_q) and _is_name(msg_id)):
             if failure is None:
                 envelope.drop(self.counts, self.topic,
-                              'a cast of %s, which is only called'
+                              '%s without a usable reply queue and id'
                               % call['method'])
             return
         body = (envelope.reply(msg_id, failure=failure) if failure
@@ -120,9 +133,11 @@ class VersionServer:
                 None, **call['args'])
         except messaging.ExpectedException as expected:
             failure = expected.exc_info[1]
-        except exception.SGConductorException as exc:
+        except exception.Invalid as exc:
             failure = exc
         except Exception as exc:
+            # As oslo.messaging's server: the caller gets it, and so does
+            # the log, with its traceback.
             LOG.exception('%s failed.', call['method'])
             failure = exc
         else:
@@ -135,4 +150,5 @@ class VersionServer:
 def _is_name(value):
     """True for what a reply queue's name or a call's id can be (an AMQP
     short string); a cast has neither."""
-    return isinstance(value, str) and 0 < len(value) <= 255
+    return (isinstance(value, str)
+            and 0 < len(value.encode('utf-8', 'surrogatepass')) <= 255)

@@ -2,13 +2,12 @@
 a marker puts at the end of the queue, and closing its connection with
 deliveries in flight (py-amqp reads those itself while it closes)."""
 
+import re
 import time
 import uuid
 
 import kombu
 import pytest
-from oslo_config import cfg
-from oslo_config import fixture as config_fixture
 
 from sgconductor.conductor import deliveries
 from sgconductor.conductor import marks
@@ -16,6 +15,8 @@ from tests.functional import deployment as sg_deployment
 
 MESSAGES = 500
 PREFETCH = 100
+# A method frame (type 1, any channel and size) of Basic.Publish (60, 40).
+BASIC_PUBLISH = re.compile(rb'\x01[\s\S]{6}\x00\x3c\x00\x28')
 
 
 def broker_connection():
@@ -34,16 +35,6 @@ def queue(broker):
         bound.declare()
         yield queue
         bound.delete()
-
-
-@pytest.fixture
-def marks_broker(broker):
-    """cfg.CONF aimed at the functional tests' RabbitMQ, for the marker."""
-    fixture = config_fixture.Config(cfg.CONF)
-    fixture.setUp()
-    fixture.config(transport_url=sg_deployment.TRANSPORT_URL)
-    yield
-    fixture.cleanUp()
 
 
 def publish(queue, count):
@@ -74,38 +65,49 @@ def test_closing_with_deliveries_in_flight_requeues_them(queue):
     assert depth(queue) == MESSAGES - len(batch)
 
 
-def receive_all(receiver, count):
+def receive_all(receiver, count, timeout=10):
     received = []
+    deadline = time.monotonic() + timeout
     while len(received) < count:
-        received.extend(receiver.receive(5, PREFETCH))
+        assert time.monotonic() < deadline, 'received only %r' % received
+        received.extend(receiver.receive(1, PREFETCH))
     receiver.settle(received)
     return received
 
 
 def test_a_mark_goes_to_the_end_of_the_queue_over_its_own_connection(
-        queue, marks_broker):
+        queue):
     """The consuming connection never publishes (RabbitMQ would stop
-    reading it, acknowledgements included, under a resource alarm); the
-    mark comes over the marker's connection, after what was queued; a
-    marker whose connection the broker closed opens another."""
+    reading it, acknowledgements included, under a resource alarm): the
+    mark comes over the marker's own connection to the same broker, after
+    what was queued; a marker whose connection broke opens another."""
     publish(queue, 3)
     marker = marks.Marker(queue.name)
     with broker_connection() as connection:
         connection.ensure_connection(max_retries=0)
         receiver = deliveries.FrameReceiver(connection, queue, PREFETCH)
+        # Every byte py-amqp writes on the consuming connection.
+        written = []
+        transport = connection.connection.transport
+        write = transport._write
+        transport._write = lambda data: (written.append(bytes(data)),
+                                         write(data))[1]
+        marker.follow(connection)
         marker.put_if_due()
         received = receive_all(receiver, 4)
         assert [d.body for d in received] == [
             b'message 0', b'message 1', b'message 2', b'']
         assert marks.MARK_HEADER in received[-1].headers
-        assert marker._connection.connection is not connection.connection
+        assert written, 'the acknowledgement went out on this connection'
+        assert not any(BASIC_PUBLISH.search(data) for data in written)
 
-        marker._connection.connection.sock.close()
+        first = marker._connection
+        first.connection.sock.close()
         marker._next = 0
         marker.put_if_due()         # fails: the connection is gone
         marker._next = 0
         marker.put_if_due()         # a new connection
-        assert marker._attempts == 2
+        assert marker._connection not in (None, first)
         (mark,) = receive_all(receiver, 1)
         assert marks.MARK_HEADER in mark.headers
     marker.close()

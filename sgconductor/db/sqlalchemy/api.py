@@ -395,11 +395,12 @@ def service_destroy(host, binary, now):
         return service
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _version_bounds_statement(aggregate, count):
     """The statement of ``_version_bounds`` for ``count`` binaries, bound
     as ``binary0``, ``binary1``, ...: built once (building it costs as
-    much as running it)."""
+    much as running it). The conductor asks for at most 100 binaries, so
+    the cache holds every statement it needs."""
     service = models.Service.__table__
     return sa.select(*[
         sa.select(getattr(sa.func, aggregate)(service.c.version))
