@@ -16,8 +16,9 @@ opts = [
         min=1,
         help='Number of conductor worker processes to start on this host '
              'for the calls of [conductor] topic (registrations, listings, '
-             'operator actions, get_min_version). All of them consume the '
-             'same topic.'),
+             'operator actions) and of its versions topic '
+             '(get_min_version, get_max_version). All of them consume the '
+             'same topics.'),
     cfg.IntOpt(
         'intake_workers',
         default=1,
