@@ -62,7 +62,8 @@ class Marker:
                 b'', routing_key=self.queue_name, delivery_mode='transient',
                 headers={MARK_HEADER: timeutils.utcnow().isoformat()},
                 timeout=PUBLISH_TIMEOUT)
-            # Sends our heartbeat when due; raises if the broker's stopped.
+            # Sends our heartbeat when due; raises if the broker's stopped
+            # coming.
             self._connection.heartbeat_check()
         except Exception as exc:
             self._outage.failed(exc)
