@@ -84,12 +84,14 @@ def ctxt():
 
 
 def envelope(method='report_state', args=None, version='1.0',
-             unique_id='u1'):
-    """What an oslo.messaging client publishes for a cast."""
+             unique_id='u1', **call):
+    """What an oslo.messaging client publishes for a cast, or for a call
+    given ``_msg_id`` and ``_reply_q`` in ``call``."""
     return json.dumps({'oslo.version': '2.0', 'oslo.message': json.dumps(
-        {'method': method, 'args': args if args is not None else report(),
-         'version': version, '_unique_id': unique_id,
-         '_context_user': None})}).encode()
+        dict({'method': method,
+              'args': args if args is not None else report(),
+              'version': version, '_unique_id': unique_id,
+              '_context_user': None}, **call))}).encode()
 
 
 def publish_raw(bodies, topic=None):

@@ -1,8 +1,6 @@
 """The version server: get_min_version and get_max_version answered on
 their own queue, anything else refused without stopping it."""
 
-import json
-
 import oslo_messaging as messaging
 import pytest
 from oslo_config import cfg
@@ -24,21 +22,15 @@ def versions_client():
         version='1.0'), timeout=CONF.conductor.call_timeout)
 
 
-def call_envelope(reply_q, msg_id='m1'):
-    """A get_min_version call as published by oslo.messaging."""
-    return json.dumps({'oslo.version': '2.0', 'oslo.message': json.dumps({
-        'method': 'get_min_version', 'args': {'binaries': ['nova-compute']},
-        'version': '1.0', '_unique_id': 'u1', '_msg_id': msg_id,
-        '_reply_q': reply_q})}).encode()
-
-
 def test_poison_is_dropped_once_and_calls_are_still_answered(
         conductor, rpcapi, ctxt, caplog):
     rpcapi.register_service(ctxt, report('cn1', version=4))
     poison = [b'\xff not json', envelope(method='get_min_version'),
               envelope(method='report_state'),
               # A reply queue name over AMQP's 255 bytes (not characters).
-              call_envelope('\u00e9' * 200)]
+              envelope(method='get_min_version',
+                       args={'binaries': ['nova-compute']},
+                       _msg_id='m1', _reply_q='\u00e9' * 200)]
     publish_raw(poison, conductor_rpcapi.versions_topic(CONF.conductor.topic))
     # Answered after the poison, which is not delivered again.
     assert rpcapi.get_min_version(ctxt, 'nova-compute') == 4
