@@ -6,6 +6,7 @@
      +-- ConfigInvalid              a config option has a bad value
      +-- Invalid                    a caller sent something unusable
      |    +-- InvalidReport         a report_state/registration payload
+     |    |    +-- ServiceTooOld    from a service older than supported
      |    +-- InvalidUpdate         a service_update payload
      +-- ServiceNotFound            no live row for host/binary
      +-- DatabaseUnavailable        the conductor cannot reach its database
@@ -13,6 +14,7 @@
      +-- DatabaseNotReady           the schema is not at this code's head
      +-- ConductorUnavailable       a client cannot reach the conductor
      +-- ConductorError             the conductor failed unexpectedly
+     +-- ConductorTooOld            a call needs a newer conductor RPC API
      +-- LivenessBackendUnavailable the tooz backend cannot be used
 
 Exceptions raised by the conductor's RPC endpoint travel back to callers
@@ -49,6 +51,12 @@ class InvalidReport(Invalid):
     msg_fmt = 'Invalid report from %(sender)s: %(field)s %(reason)s'
 
 
+class ServiceTooOld(InvalidReport):
+    msg_fmt = ('%(binary)s on %(sender)s runs service version %(version)s, '
+               'older than the oldest this conductor serves (%(oldest)s): '
+               'upgrade it.')
+
+
 class InvalidUpdate(Invalid):
     msg_fmt = 'Invalid service update: %(field)s %(reason)s'
 
@@ -82,3 +90,10 @@ class DatabaseNotReady(SGConductorException):
 
 class ConductorError(SGConductorException):
     msg_fmt = 'The conductor failed to handle %(method)s: %(reason)s'
+
+
+class ConductorTooOld(SGConductorException):
+    msg_fmt = ('Cannot %(action)s: that needs conductor RPC version '
+               '%(needed)s, and this service may send up to %(cap)s '
+               '([upgrade_levels] conductor = %(level)s). Upgrade every '
+               'conductor first.')

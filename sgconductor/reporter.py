@@ -52,11 +52,16 @@ class Reporter:
                        'availability_zone': availability_zone}
         self.uuid = None
         self.deleted = False
-        self.refused = False
+        # Why the conductor refused to register this service, if it did.
+        self.refusal = None
 
     @property
     def registered(self):
         return self.uuid is not None
+
+    @property
+    def refused(self):
+        return self.refusal is not None
 
     @property
     def retired(self):
@@ -74,7 +79,7 @@ class Reporter:
         try:
             result = self.rpcapi.register_service(ctxt, self._payload())
         except exception.InvalidReport as exc:
-            self.refused = True
+            self.refusal = exc
             LOG.error('The conductor refuses %(binary)s on %(host)s: '
                       '%(exc)s; it stops reporting.',
                       dict(self.report, exc=exception.first_line(exc)))
@@ -121,9 +126,13 @@ class ReportLoop:
     together.
     """
 
-    def __init__(self, reporters, interval):
+    def __init__(self, reporters, interval, on_refused=None):
+        """``on_refused(exc)`` is called, from the loop's thread, once the
+        conductor has refused every reporter (a service older than it
+        supports, say): nothing is left to do but exit."""
         self.reporters = list(reporters)
         self.interval = interval
+        self._on_refused = on_refused
         self._stop = threading.Event()
         self._thread = None
         self._conductor = outage.Outage('the conductor')
@@ -181,6 +190,9 @@ class ReportLoop:
             if not self._attempt(reporter.register, self._conductor):
                 return self.interval
             if reporter.retired:
+                if self._on_refused and all(r.refused
+                                            for r in self.reporters):
+                    self._on_refused(reporter.refusal)
                 return None
             self._attempt(reporter.join, self._backend)
             return random.uniform(0, self.interval)

@@ -22,9 +22,12 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from sgconductor import reporter
 from sgconductor import rpc
 from sgconductor.conductor import intake
+from sgconductor.conductor import localapi
 from sgconductor.conductor import manager
+from sgconductor.conductor import pinning
 from sgconductor.conductor import reports
 from sgconductor.conductor import rpcapi
 from sgconductor.conductor import versionserver
@@ -65,14 +68,16 @@ class Intake:
 class Conductor:
     """The endpoint and the RPC server of the conductor topic, the
     version server of the versions topic, and, unless ``with_intake`` is
-    False, an Intake in the same process (tests, the demo).
+    False, an Intake in the same process (tests, the demo). With
+    ``report_self``, it also registers and reports this host's conductor
+    (one process per host does).
 
     ``transport`` defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
     closing the shared transport does not stop the conductor.
     """
 
-    def __init__(self, transport=None, with_intake=True):
+    def __init__(self, transport=None, with_intake=True, report_self=False):
         self.manager = manager.ConductorManager()
         self.server = rpc.get_server(
             messaging.Target(topic=CONF.conductor.topic, server=CONF.host),
@@ -81,6 +86,17 @@ class Conductor:
             self.manager, rpcapi.versions_topic(CONF.conductor.topic),
             manager.RPC_API_VERSION)
         self.intake = Intake() if with_intake else None
+        self.self_report = self._self_report() if report_self else None
+
+    def _self_report(self):
+        topic = CONF.conductor.topic
+        return reporter.ReportLoop([reporter.Reporter(
+            localapi.LocalConductorAPI(self.manager, topic), CONF.host,
+            pinning.CONDUCTOR_BINARY, topic=topic,
+            availability_zone=CONF.default_availability_zone,
+            membership=self.manager.servicegroup.join(
+                pinning.CONDUCTOR_BINARY, CONF.host))],
+            CONF.report_interval)
 
     def start(self):
         self.manager.init_host()
@@ -93,9 +109,13 @@ class Conductor:
             intake.declare_queue(_reports_topic())
         self.versions.start()
         self.server.start()
+        if self.self_report is not None:
+            self.self_report.start()
 
     def stop(self):
         """Finish the calls in hand, then write the last heartbeats."""
+        if self.self_report is not None:
+            self.self_report.stop()
         self.server.stop()
         self.server.wait()
         self.versions.stop()
@@ -112,7 +132,8 @@ class ConductorService(cotyledon.Service):
         self.conductor = None
 
     def run(self):
-        self.conductor = Conductor(with_intake=False)
+        self.conductor = Conductor(with_intake=False,
+                                   report_self=self.worker_id == 0)
         self.conductor.start()
         LOG.info('Conductor worker %(worker)s consuming topic %(topic)s.',
                  {'worker': self.worker_id, 'topic': CONF.conductor.topic})

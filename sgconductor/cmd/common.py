@@ -43,6 +43,22 @@ def int_at_least(minimum):
     return parse
 
 
+# Seconds per unit of a duration argument.
+DURATION_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400}
+
+
+def duration(text):
+    """An argparse type: seconds, given as 90, 90s, 15m, 2h or 7d."""
+    number, unit = text, 's'
+    if text[-1:] in DURATION_UNITS:
+        number, unit = text[:-1], text[-1]
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(
+            '%r is not a duration (seconds, or a number followed by s, m, '
+            'h or d, e.g. 90, 15m, 2h, 7d)' % text)
+    return int(number) * DURATION_UNITS[unit]
+
+
 def make_parser(prog, description):
     parser = ArgumentParser(prog=prog, description=description)
     parser.add_argument(

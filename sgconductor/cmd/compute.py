@@ -78,8 +78,15 @@ def main(argv=None, servicegroup_factory=servicegroup_api.API):
         reporters = _reporters(args, conf, servicegroup_factory())
     except exception.SGConductorException as exc:
         common.fail(PROG, exc)
-    loop = sg_reporter.ReportLoop(reporters, conf.report_interval)
     stopping = threading.Event()
+    refusals = []
+
+    def on_refused(exc):
+        refusals.append(exc)
+        stopping.set()
+
+    loop = sg_reporter.ReportLoop(reporters, conf.report_interval,
+                                  on_refused=on_refused)
 
     def on_signal(signum, frame):
         if stopping.is_set():
@@ -90,6 +97,13 @@ def main(argv=None, servicegroup_factory=servicegroup_api.API):
         signal.signal(signum, on_signal)
     loop.start()
     stopping.wait()
+    if refusals:
+        # A service older than the conductors support (ServiceTooOld), or
+        # one they refuse for another reason, does not start.
+        loop.stop(final_report=False)
+        rpc.cleanup()
+        common.fail(PROG, 'the conductor refused to register: %s'
+                    % exception.first_line(refusals[0]))
     if not loop.stop(timeout=conf.conductor.call_timeout + 1):
         os._exit(1)  # a blocked broker connection would hang the exit
     rpc.cleanup()

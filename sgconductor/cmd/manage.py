@@ -18,6 +18,7 @@ from sgconductor.db import migration
 
 PROG = 'sgconductor-manage'
 
+
 def _versions(method, label):
     def command(rpcapi, ctxt, args):
         versions = method(rpcapi, ctxt, args.binary)
@@ -25,7 +26,7 @@ def _versions(method, label):
             print(json.dumps(versions, indent=2, sort_keys=True))
         else:
             formatting.print_table(['Binary', label],
-                        [[b, versions[b]] for b in args.binary])
+                                   [[b, versions[b]] for b in args.binary])
     return command
 
 
@@ -39,8 +40,9 @@ def db_version(args):
 
 
 def service_list(rpcapi, ctxt, args):
-    formatting.print_services(rpcapi.service_get_all(ctxt, host=args.host,
-                                          binary=args.binary), args.format)
+    formatting.print_services(
+        rpcapi.service_get_all(ctxt, host=args.host, binary=args.binary,
+                               down_for=args.down_for), args.format)
 
 
 def _update(values, verb):
@@ -101,6 +103,12 @@ def _parser():
                                                'state.')
     listing.add_argument('--host', help='Only services on this host.')
     listing.add_argument('--binary', help='Only services of this binary.')
+    listing.add_argument('--down-for', type=common.duration,
+                         metavar='DURATION',
+                         help='Only services that are down and sent no '
+                              'report for at least DURATION (seconds, or '
+                              'e.g. 15m, 2h, 7d): the ones to look at, or '
+                              'delete if they are gone for good.')
     _add_format(listing)
     listing.set_defaults(func=service_list)
     for name, (func, help_text) in SERVICE_COMMANDS.items():

@@ -8,6 +8,8 @@ Time is always the conductor's: ``last_seen_up`` is stamped here from
 ``timeutils.utcnow()`` and never taken from a sender.
 """
 
+import datetime
+
 import oslo_messaging as messaging
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -21,7 +23,7 @@ from sgconductor.servicegroup import api as servicegroup_api
 LOG = logging.getLogger(__name__)
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
-RPC_API_VERSION = '1.0'
+RPC_API_VERSION = '1.1'
 
 
 _STATE_NAMES = {True: 'up', False: 'down', None: 'unknown'}
@@ -51,6 +53,11 @@ def service_to_primitive(service, state):
         'created_at': _isotime(service.created_at),
         'updated_at': _isotime(service.updated_at),
     }
+
+
+def _seen_since(service, moment):
+    last = service.last_seen_up or service.created_at
+    return last > moment
 
 
 def _invalid(field, reason):
@@ -121,15 +128,31 @@ class ConductorManager:
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
                                    exception.DatabaseUnavailable)
-    def service_get_all(self, context, host=None, binary=None):
-        """List live services, optionally filtered, with their state."""
+    def service_get_all(self, context, host=None, binary=None,
+                        down_for=None):
+        """List live services, optionally filtered, with their state.
+
+        ``down_for`` (1.1): only services judged down whose last report is
+        at least that many seconds older than the moment they are judged
+        as of (forced-down ones included).
+        """
         validation.check_name(host, 'host', _invalid, required=False)
         validation.check_name(binary, 'binary', _invalid, required=False)
+        validation.check_count(down_for, 'down_for', _invalid,
+                               required=False)
         services = self.dbapi.service_get_all(host=host, binary=binary)
-        states = self.servicegroup.get_states(
-            services, self.dbapi.reports_read_until())
+        read_until = self.dbapi.reports_read_until()
+        states = self.servicegroup.get_states(services, read_until)
+        listed = zip(services, states, strict=True)
+        if down_for is not None:
+            now = timeutils.utcnow()
+            silent_since = (min(read_until or now, now)
+                            - datetime.timedelta(seconds=down_for))
+            listed = [(service, state) for service, state in listed
+                      if state.up is False
+                      and not _seen_since(service, silent_since)]
         return [service_to_primitive(service, state)
-                for service, state in zip(services, states, strict=True)]
+                for service, state in listed]
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,

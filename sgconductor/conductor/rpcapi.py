@@ -11,6 +11,8 @@ from oslo_context import context as oslo_context
 
 from sgconductor import exception
 from sgconductor import rpc
+from sgconductor.conductor import pinning
+from sgconductor.conductor import versioncache
 
 CONF = cfg.CONF
 
@@ -42,6 +44,13 @@ class ConductorAPI:
     * 1.0 - Initial version: register_service, report_state,
             service_get_all, service_update, service_delete,
             get_min_version, get_max_version.
+    * 1.1 - service_get_all takes down_for.
+
+    Every message is sent at the oldest version that carries it: 1.0
+    unless it uses what a later version added, and then only once
+    ``can_send_version`` says the cap allows it (``pinning``). So a
+    conductor one release older understands everything this client sends
+    it, and a pinned client never sends what the pin forbids.
 
     report_state is cast to ``reports_topic(topic)``, and get_min_version
     and get_max_version are called on ``versions_topic(topic)``. Conductors
@@ -50,33 +59,42 @@ class ConductorAPI:
     clients.
     """
 
-    # Keep in sync with manager.RPC_API_VERSION (a unit test checks).
-    RPC_API_VERSION = '1.0'
+    # Keep in sync with manager.RPC_API_VERSION and the newest entry of
+    # version.SERVICE_VERSION_HISTORY (a unit test checks).
+    RPC_API_VERSION = '1.1'
+    # What the messages of 1.0 are sent at, whatever the cap.
+    BASE_VERSION = '1.0'
 
     def __init__(self, topic=None, timeout=None):
         self.topic = topic or CONF.conductor.topic
         self.timeout = timeout or CONF.conductor.call_timeout
-        self.client = rpc.get_client(messaging.Target(
-            topic=self.topic, version=self.RPC_API_VERSION))
-        self.reports_client = rpc.get_client(messaging.Target(
-            topic=reports_topic(self.topic), version=self.RPC_API_VERSION))
-        self.versions_client = rpc.get_client(messaging.Target(
-            topic=versions_topic(self.topic), version=self.RPC_API_VERSION))
+        self.client, self.reports_client, self.versions_client = [
+            rpc.get_client(messaging.Target(topic=name,
+                                            version=self.BASE_VERSION))
+            for name in (self.topic, reports_topic(self.topic),
+                         versions_topic(self.topic))]
+        self.versions = versioncache.VersionCache(self)
+        self.version_cap = pinning.VersionCap(
+            lambda: self.versions.min_version(admin_context(),
+                                              pinning.CONDUCTOR_BINARY))
 
-    def _prepare(self, retry, rpc_client=None):
+    def _prepare(self, retry, rpc_client=None, rpc_version=None):
         """The one place every message to the conductor is built.
 
         ``retry`` bounds how often the driver reconnects to the broker
         before giving up, so a missing broker is reported instead of
         hanging the caller.
         """
-        return (rpc_client or self.client).prepare(timeout=self.timeout,
-                                                   retry=retry)
+        return (rpc_client or self.client).prepare(
+            timeout=self.timeout, retry=retry,
+            version=rpc_version or self.BASE_VERSION)
 
-    def _call(self, ctxt, method, rpc_client=None, **kwargs):
+    def _call(self, ctxt, method, rpc_client=None, rpc_version=None,
+              **kwargs):
         try:
             rpc.ensure_broker_reachable()
-            return self._prepare(retry=1, rpc_client=rpc_client).call(
+            return self._prepare(retry=1, rpc_client=rpc_client,
+                                 rpc_version=rpc_version).call(
                 ctxt, method, **kwargs)
         except (OSError, messaging.MessagingTimeout,
                 messaging.MessageDeliveryFailure) as exc:
@@ -85,6 +103,15 @@ class ConductorAPI:
         except messaging.RemoteError as exc:
             raise exception.ConductorError(
                 method=method, reason='%s: %s' % (exc.exc_type, exc.value))
+
+    def _require(self, version, action):
+        """Raise ConductorTooOld unless the cap allows ``version``."""
+        cap = self.version_cap.get()
+        if not self.client.prepare(version_cap=cap).can_send_version(
+                version):
+            raise exception.ConductorTooOld(
+                action=action, needed=version, cap=cap,
+                level=self.version_cap.level)
 
     def register_service(self, ctxt, report):
         """Register on start; see ConductorManager.register_service."""
@@ -100,8 +127,15 @@ class ConductorAPI:
             raise exception.ConductorUnavailable(
                 topic=self.topic, reason=exception.first_line(exc))
 
-    def service_get_all(self, ctxt, host=None, binary=None):
-        return self._call(ctxt, 'service_get_all', host=host, binary=binary)
+    def service_get_all(self, ctxt, host=None, binary=None, down_for=None):
+        """Services with their state; with ``down_for`` (seconds), only
+        those down for at least that long (1.1)."""
+        if down_for is None:
+            return self._call(ctxt, 'service_get_all', host=host,
+                              binary=binary)
+        self._require('1.1', 'list services by how long they are down')
+        return self._call(ctxt, 'service_get_all', rpc_version='1.1',
+                          host=host, binary=binary, down_for=down_for)
 
     def service_update(self, ctxt, host, binary, values):
         return self._call(ctxt, 'service_update', host=host, binary=binary,

@@ -3,13 +3,15 @@
 A report is a flat dict of primitive values. Anything else (a missing or
 unknown field, a wrong type, an over-long string, a negative version) is
 refused as a whole with an InvalidReport that names the sender and the
-field, so one bad message can never change a row.
+field, so one bad message can never change a row. A report of a service
+older than this conductor supports is refused with ServiceTooOld.
 """
 
 import re
 import uuid as uuid_lib
 
 from sgconductor import exception
+from sgconductor import version as sg_version
 
 MAX_NAME = 255
 _CONTROL = re.compile('[\x00-\x1f\x7f]')
@@ -72,13 +74,17 @@ def _sender(report):
     return 'an unidentified sender'
 
 
-def _check_version(value, error):
-    # bool is an int subclass; True is not a version.
+def check_count(value, field, error, required=True):
+    """Return ``value`` if it is an integer from 0 to MAX_VERSION (a
+    version, a number of seconds), else raise ``error``."""
+    if value is None and not required:
+        return None
+    # bool is an int subclass; True is not a number.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise error('version',
+        raise error(field,
                     'must be an integer, not %s' % type(value).__name__)
     if not 0 <= value <= MAX_VERSION:
-        raise error('version', 'must be between 0 and %d' % MAX_VERSION)
+        raise error(field, 'must be between 0 and %d' % MAX_VERSION)
     return value
 
 
@@ -120,8 +126,13 @@ def check_report(report):
         'availability_zone': check_name(report.get('availability_zone'),
                                         'availability_zone', error,
                                         required=False),
-        'version': _check_version(report['version'], error),
+        'version': check_count(report['version'], 'version', error),
     }
+    if values['version'] < sg_version.OLDEST_SUPPORTED_SERVICE_VERSION:
+        raise exception.ServiceTooOld(
+            sender=sender, binary=values['binary'],
+            version=values['version'],
+            oldest=sg_version.OLDEST_SUPPORTED_SERVICE_VERSION)
     return values, _check_uuid(report.get('uuid'), error)
 
 

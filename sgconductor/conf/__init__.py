@@ -14,6 +14,7 @@ from sgconductor.conf import conductor
 from sgconductor.conf import database
 from sgconductor.conf import default
 from sgconductor.conf import servicegroup
+from sgconductor.conf import upgrade_levels
 
 CONF = cfg.CONF
 
@@ -21,6 +22,7 @@ default.register_opts(CONF)
 conductor.register_opts(CONF)
 database.register_opts(CONF)
 servicegroup.register_opts(CONF)
+upgrade_levels.register_opts(CONF)
 logging.register_options(CONF)
 # oslo.messaging registers transport_url and its driver options only when
 # it builds a transport; registering the same options now lets config files

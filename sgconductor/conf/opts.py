@@ -9,8 +9,9 @@ default (SQLite under ``[DEFAULT] state_path``), which its help text states.
 from sgconductor.conf import conductor
 from sgconductor.conf import default
 from sgconductor.conf import servicegroup
+from sgconductor.conf import upgrade_levels
 
-_MODULES = (default, conductor, servicegroup)
+_MODULES = (default, conductor, servicegroup, upgrade_levels)
 
 
 def list_opts():

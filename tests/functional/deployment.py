@@ -22,6 +22,8 @@ TRANSPORT_URL = (os.environ.get('SGCONDUCTOR_TEST_TRANSPORT_URL')
                  or 'rabbit://guest:guest@127.0.0.1:5672/')
 
 REPORT_INTERVAL = 1
+# What sgconductor-compute reports unless given --binary.
+COMPUTE_BINARY = 'nova-compute'
 SERVICE_DOWN_TIME = 3
 CALL_TIMEOUT = 5
 
@@ -146,15 +148,17 @@ class Deployment:
     def db_sync(self):
         return self.manage_ok('db', 'sync')
 
-    def services(self, **filters):
-        """``service list`` as a list of dicts."""
+    def services(self, binary=COMPUTE_BINARY, **filters):
+        """``service list`` as a list of dicts: the computes' by default
+        (the conductor lists itself too); ``binary=None`` for all."""
         args = ['service', 'list']
-        for key, value in filters.items():
-            args += ['--%s' % key, value]
+        for key, value in dict(filters, binary=binary).items():
+            if value is not None:
+                args += ['--%s' % key.replace('_', '-'), value]
         return self.manage_json(*args)
 
     def service_map(self):
-        """``service list`` as {host: service} (one binary per host)."""
+        """The computes' ``service list`` as {host: service}."""
         return {s['host']: s for s in self.services()}
 
     # --- polling

@@ -74,7 +74,7 @@ while True:
     asked = time.time()
     try:
         rows = [[s['host'], s['state'], s['state_reason']]
-                for s in api.service_get_all(ctxt)]
+                for s in api.service_get_all(ctxt, binary='nova-compute')]
     except exception.SGConductorException as exc:
         rows = exception.first_line(exc)
     print(json.dumps([asked, time.time(), rows]), flush=True)

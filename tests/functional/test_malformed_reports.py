@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from oslo_config import cfg
 
 from sgconductor import rpc
+from sgconductor.conductor import pinning
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 
 VALID = {'host': 'valid-host', 'binary': 'nova-compute',
@@ -41,12 +42,14 @@ def _warnings(deployment):
 
 
 def _rows(deployment):
+    """Every row but the conductor's own."""
     engine = sa.create_engine(deployment.db_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             return [tuple(row) for row in conn.execute(sa.text(
                 'SELECT host, %s, version, deleted FROM services'
-                % engine.dialect.identifier_preparer.quote('binary')))]
+                % engine.dialect.identifier_preparer.quote('binary')))
+                if row[1] != pinning.CONDUCTOR_BINARY]
     finally:
         engine.dispose()
 

@@ -1,5 +1,6 @@
 """End to end: conductor, compute agents and the operator CLI, for real."""
 
+from sgconductor import version
 from tests.functional import deployment as sg_deployment
 from tests.functional.deployment import one_line
 
@@ -44,6 +45,11 @@ def test_spine(deployment):
 
     assert _versions(deployment, 'min') == {BINARY: 3}
     assert _versions(deployment, 'max') == {BINARY: 5}
+
+    # The conductor lists itself, with the version of its code.
+    (conductor,) = deployment.services(binary='sgconductor-conductor')
+    assert conductor['state'] == 'up'
+    assert conductor['version'] == version.SERVICE_VERSION
 
     # A stopped compute turns down and stays listed.
     assert old.stop(COMPUTE_STOP_TIMEOUT) == 0

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from sgconductor.cmd import common
 from sgconductor.cmd import compute
 from sgconductor.cmd import conductor as conductor_cmd
 from sgconductor.cmd import manage
@@ -63,6 +64,9 @@ def test_every_command_has_help(capsys, main, argv):
     (compute.main, ['--fleet', '0']),
     (compute.main, ['--fleet', 'many']),
     (compute.main, ['--service-version', '-1']),
+    (manage.main, ['service', 'list', '--down-for', 'a while']),
+    (manage.main, ['service', 'list', '--down-for', '-5m']),
+    (manage.main, ['service', 'list', '--down-for', '2w']),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(capsys, main, argv):
     code, _, err = run(main, argv, capsys)
@@ -204,3 +208,36 @@ def test_compute_refuses_tooz_without_a_backend(capsys, conf):
     assert code == 1
     assert_one_line_error(err)
     assert '[servicegroup] backend_url' in err
+
+
+@pytest.mark.parametrize('text,seconds', [
+    ('90', 90), ('90s', 90), ('15m', 900), ('2h', 7200), ('7d', 604800)])
+def test_durations(text, seconds):
+    assert common.duration(text) == seconds
+
+
+def test_service_list_down_for(capsys, rpcapi, ctxt):
+    rpcapi.register_service(ctxt, report(host='cn1'))
+    rpcapi.service_update(ctxt, 'cn1', 'nova-compute', {'forced_down': True})
+    rpcapi.register_service(ctxt, report(host='cn2'))
+    code, out, _ = run(manage.main, ['service', 'list', '--down-for', '0s',
+                                     '--format', 'json'], capsys)
+    assert code == 0
+    assert [s['host'] for s in json.loads(out)] == ['cn1']
+
+
+def test_down_for_against_a_pinned_deployment_is_one_line(capsys, rpcapi,
+                                                          conf):
+    conf.config(conductor='2026.2', group='upgrade_levels')
+    code, _, err = run(manage.main, ['service', 'list', '--down-for', '1h'],
+                       capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert 'Upgrade every conductor first' in err
+
+
+def test_compute_older_than_supported_does_not_start(capsys, conf):
+    code, _, err = run(compute.main, ['--service-version', '0'], capsys)
+    assert code == 1
+    assert_one_line_error(err)
+    assert 'older than the oldest this conductor serves' in err

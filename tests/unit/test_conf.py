@@ -25,7 +25,8 @@ def test_sample_config_is_in_sync_with_the_code(tmp_path):
 
 def test_list_opts_names_every_group():
     groups = {getattr(g, 'name', g) for g, _ in opts.list_opts()}
-    assert groups == {'DEFAULT', 'conductor', 'servicegroup', 'zookeeper'}
+    assert groups == {'DEFAULT', 'conductor', 'servicegroup', 'zookeeper',
+                      'upgrade_levels'}
     for _, group_opts in opts.list_opts():
         for opt in group_opts:
             assert opt.help, '%s has no help text' % opt.name
@@ -40,6 +41,9 @@ def test_good_config_passes(conf):
     ('DEFAULT', 'service_down_time = 0', '[DEFAULT] service_down_time'),
     ('servicegroup', 'driver = carrier-pigeon', '[servicegroup] driver'),
     ('conductor', 'workers = -2', '[conductor] workers'),
+    ('upgrade_levels', 'conductor = 9.9', '[upgrade_levels] conductor'),
+    ('upgrade_levels', 'version_cache_ttl = -1',
+     '[upgrade_levels] version_cache_ttl'),
 ])
 def test_bad_value_is_named(conf, tmp_path, section, line, option):
     path = tmp_path / 'bad.conf'

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from sgconductor import exception
 from sgconductor import reporter as sg_reporter
 from sgconductor import service as sg_service
 from sgconductor.conductor import rpcapi as conductor_rpcapi
@@ -154,6 +155,21 @@ def test_a_refused_reporter_stops_instead_of_looping(conductor, ctxt,
         loop.stop()
     assert caplog.text.count('The conductor refuses') == 1
     assert 'Unexpected error' not in caplog.text
+
+
+def test_a_too_old_fleet_is_told_why_once_all_are_refused(conductor, ctxt):
+    refusals = []
+    loop, rpcapi = make_loop(['a', 'b'], version=0)
+    loop._on_refused = refusals.append
+    loop.start()
+    try:
+        wait_for(lambda: refusals)
+    finally:
+        loop.stop()
+    assert all(reporter.refused for reporter in loop.reporters)
+    (refusal,) = refusals
+    assert isinstance(refusal, exception.ServiceTooOld)
+    assert 'older than the oldest this conductor serves' in str(refusal)
 
 
 def test_stop_gives_up_on_a_blocked_step(conductor, ctxt):

@@ -1,0 +1,55 @@
+"""Options of the ``[upgrade_levels]`` group: which conductor RPC version
+clients send during a rolling upgrade (see doc/upgrades.rst)."""
+
+from oslo_config import cfg
+
+from sgconductor import version
+
+GROUP = cfg.OptGroup('upgrade_levels', title='Rolling upgrade options')
+
+AUTO = 'auto'
+
+
+def _conductor_choices():
+    choices = [(AUTO, 'the version the oldest running conductor speaks, '
+                      'learnt from the conductors and kept up to date')]
+    choices += [(rpc_version, 'conductor RPC version %s' % rpc_version)
+                for rpc_version in version.conductor_rpc_versions()]
+    choices += [(release, 'what conductors of release %s speak (%s)'
+                 % (release, rpc_version))
+                for release, rpc_version
+                in sorted(version.CONDUCTOR_RPC_ALIASES.items())]
+    return choices
+
+
+opts = [
+    cfg.StrOpt(
+        'conductor',
+        choices=_conductor_choices(),
+        help='Newest conductor RPC version this service may send. Unset, '
+             'it sends this code\'s newest, which conductors older than '
+             'this code refuse: set "auto", or pin the release of the '
+             'oldest conductor, until every conductor is upgraded. '
+             'Messages an older conductor understands are sent to it '
+             'either way. Conductors of release 2026.2 do not register '
+             'themselves, so "auto" cannot see them: pin 2026.2 while one '
+             'runs.'),
+    cfg.IntOpt(
+        'version_cache_ttl',
+        default=60,
+        min=0,
+        help='Seconds a service keeps an answer of get_min_version or '
+             'get_max_version (the "auto" level among them): how long a '
+             'change of versions can go unnoticed. An answer that no '
+             'service of a binary runs is not kept. 0 asks the conductor '
+             'every time.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: opts}

@@ -1,0 +1,262 @@
+"""Rolling upgrades: version history, the RPC version cap, cached
+versions, and what the conductor refuses (in-memory transport)."""
+
+import datetime
+import logging
+import threading
+
+import oslo_messaging as messaging
+import pytest
+import sqlalchemy as sa
+from oslo_utils import timeutils
+
+from sgconductor import exception
+from sgconductor import rpc
+from sgconductor import service
+from sgconductor import version
+from sgconductor.conductor import manager
+from sgconductor.conductor import pinning
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.conductor import versioncache
+from sgconductor.db.sqlalchemy import models
+from tests.inprocess import report
+
+
+def test_history_ends_at_the_rpc_version_client_and_server_speak():
+    history = version.SERVICE_VERSION_HISTORY
+    assert version.SERVICE_VERSION == len(history) - 1
+    newest = history[-1]['conductor_rpc']
+    assert newest == conductor_rpcapi.ConductorAPI.RPC_API_VERSION
+    assert newest == manager.RPC_API_VERSION
+    rpc_versions = [tuple(map(int, entry['conductor_rpc'].split('.')))
+                    for entry in history]
+    assert rpc_versions == sorted(rpc_versions)
+    assert 0 < version.OLDEST_SUPPORTED_SERVICE_VERSION <= \
+        version.SERVICE_VERSION
+
+
+def test_every_alias_names_a_version_of_the_history():
+    for rpc_version in version.CONDUCTOR_RPC_ALIASES.values():
+        assert rpc_version in version.conductor_rpc_versions()
+
+
+def test_newer_service_versions_map_to_this_codes_newest():
+    newest = conductor_rpcapi.ConductorAPI.RPC_API_VERSION
+    assert version.conductor_rpc_version(version.SERVICE_VERSION + 5) == \
+        newest
+    assert version.conductor_rpc_version(1) == '1.0'
+
+
+@pytest.mark.parametrize('level,cap', [
+    (None, None), ('1.0', '1.0'), ('1.1', '1.1'), ('2026.2', '1.0')])
+def test_pinned_levels(conf, level, cap):
+    def oldest():
+        raise AssertionError('a pin must not ask the conductors')
+
+    conf.config(conductor=level, group='upgrade_levels')
+    assert pinning.VersionCap(oldest).get() == cap
+
+
+def test_auto_follows_the_oldest_conductor_and_says_so_once(conf, caplog):
+    conf.config(conductor='auto', group='upgrade_levels')
+    oldest = [0]
+    cap = pinning.VersionCap(lambda: oldest[0])
+    caplog.set_level(logging.INFO, logger=pinning.__name__)
+    seen = []
+    for conductor_version in (0, 0, 1, 1, 2, 2, 7):
+        oldest[0] = conductor_version
+        seen.append(cap.get())
+    # No conductor yet: not pinned to nothing.
+    assert seen == [None, None, '1.0', '1.0', '1.1', '1.1', '1.1']
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 4, messages
+    assert 'not capped' in messages[0]
+    assert 'capped at 1.0' in messages[1]
+    assert 'service version 7' in messages[3]
+
+
+class CountingAPI:
+    """Answers get_min_versions / get_max_versions from a dict, counting
+    calls: what a VersionCache asks the conductor."""
+
+    def __init__(self, versions):
+        self.versions = versions
+        self.calls = 0
+        self.during_call = None
+
+    def get_min_versions(self, ctxt, binaries):
+        self.calls += 1
+        if self.during_call:
+            self.during_call()
+        return {b: self.versions.get(b) for b in binaries}
+
+    get_max_versions = get_min_versions
+
+
+def test_cache_keeps_answers_but_not_nothing_runs(conf):
+    api = CountingAPI({'nova-compute': 3})
+    cache = versioncache.VersionCache(api, ttl=600)
+    assert [cache.min_version(None, 'nova-compute') for _ in range(5)] == \
+        [3] * 5
+    assert api.calls == 1
+    assert cache.max_version(None, 'nova-compute') == 3
+    assert api.calls == 2
+    # A binary nobody runs yet is asked about every time.
+    assert [cache.min_version(None, 'nova-api') for _ in range(3)] == \
+        [0] * 3
+    assert api.calls == 5
+
+
+def test_cache_ttl_zero_always_asks(conf):
+    api = CountingAPI({'nova-compute': 3})
+    cache = versioncache.VersionCache(api, ttl=0)
+    for _ in range(3):
+        cache.min_version(None, 'nova-compute')
+    assert api.calls == 3
+
+
+def test_invalidation_drops_answers_and_those_in_flight(conf):
+    api = CountingAPI({'nova-compute': 3, 'nova-api': 2})
+    cache = versioncache.VersionCache(api, ttl=600)
+    cache.min_version(None, 'nova-compute')
+    cache.min_version(None, 'nova-api')
+    cache.invalidate(['nova-compute'])
+    api.versions['nova-compute'] = 4
+    assert cache.min_version(None, 'nova-compute') == 4
+    assert cache.min_version(None, 'nova-api') == 2
+    assert api.calls == 3
+    # An invalidation that arrives while an answer is on its way: that
+    # answer may be the stale one, so it is used once but not kept.
+    api.during_call = lambda: cache.invalidate(['nova-compute'])
+    cache.invalidate()
+    assert cache.min_version(None, 'nova-compute') == 4
+    api.during_call = None
+    cache.min_version(None, 'nova-compute')
+    assert api.calls == 5
+
+
+def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
+    """A conductor that speaks 1.0 (its endpoint targeted at 1.0) and a
+    client pinned to release 2026.2: every 1.0 method works, what 1.1
+    added is refused by the client before anything is sent, and an
+    unpinned client would have been refused by the conductor."""
+    endpoint = manager.ConductorManager()
+    endpoint.target = messaging.Target(version='1.0')
+    transport = rpc.create_transport()
+    server = rpc.get_server(messaging.Target(
+        topic=conf.conf.conductor.topic, server='old'), [endpoint],
+        transport)
+    server.start()
+    try:
+        conf.config(conductor='2026.2', group='upgrade_levels')
+        pinned = conductor_rpcapi.ConductorAPI()
+        pinned.register_service(ctxt, report('cn1'))
+        assert [s['host'] for s in pinned.service_get_all(ctxt)] == ['cn1']
+        with pytest.raises(exception.ConductorTooOld) as info:
+            pinned.service_get_all(ctxt, down_for=60)
+        assert 'needs conductor RPC version 1.1' in str(info.value)
+        assert '2026.2' in str(info.value)
+        conf.config(conductor=None, group='upgrade_levels')
+        with pytest.raises(exception.ConductorError) as info:
+            conductor_rpcapi.ConductorAPI().service_get_all(ctxt,
+                                                            down_for=60)
+        assert 'UnsupportedVersion' in str(info.value)
+    finally:
+        server.stop()
+        server.wait()
+        transport.cleanup()
+
+
+def test_auto_caps_from_the_registered_conductors(conf, rpcapi, ctxt):
+    conf.config(conductor='auto', version_cache_ttl=0,
+                group='upgrade_levels')
+    client = conductor_rpcapi.ConductorAPI()
+    # No conductor registered (a new deployment): nothing is capped.
+    assert client.service_get_all(ctxt, down_for=0) == []
+    rpcapi.register_service(ctxt, report(
+        'old-conductor', binary=pinning.CONDUCTOR_BINARY, version=1))
+    with pytest.raises(exception.ConductorTooOld):
+        client.service_get_all(ctxt, down_for=0)
+    rpcapi.register_service(ctxt, report(
+        'old-conductor', binary=pinning.CONDUCTOR_BINARY,
+        version=version.SERVICE_VERSION))
+    assert client.service_get_all(ctxt, down_for=0) == []
+
+
+def _last_seen(db, host, seconds_ago):
+    service = models.Service.__table__
+    with db.get_engine().begin() as connection:
+        connection.execute(service.update().where(
+            service.c.host == host).values(
+            last_seen_up=timeutils.utcnow()
+            - datetime.timedelta(seconds=seconds_ago)))
+
+
+def test_down_for_lists_services_down_at_least_that_long(conf, db, rpcapi,
+                                                         ctxt):
+    for host in ('fresh', 'gone-a-minute', 'gone-a-day', 'fenced'):
+        rpcapi.register_service(ctxt, report(host))
+    _last_seen(db, 'gone-a-minute', 60)
+    _last_seen(db, 'gone-a-day', 86400)
+    _last_seen(db, 'fenced', 7200)
+    rpcapi.service_update(ctxt, 'fenced', 'nova-compute',
+                          {'forced_down': True})
+
+    def hosts(down_for):
+        return sorted(s['host'] for s in rpcapi.service_get_all(
+            ctxt, down_for=down_for))
+
+    assert hosts(0) == ['fenced', 'gone-a-day', 'gone-a-minute']
+    assert hosts(30) == ['fenced', 'gone-a-day', 'gone-a-minute']
+    assert hosts(3600) == ['fenced', 'gone-a-day']
+    assert hosts(2 * 86400) == []
+
+
+@pytest.mark.parametrize('down_for', [-1, 'an hour', 1.5, True, 2 ** 40])
+def test_bad_down_for_is_refused(rpcapi, ctxt, down_for):
+    with pytest.raises(exception.Invalid) as info:
+        rpcapi.service_get_all(ctxt, down_for=down_for)
+    assert 'down_for' in str(info.value)
+
+
+def test_too_old_services_are_refused_and_stored_nowhere(rpcapi, ctxt, db):
+    too_old = version.OLDEST_SUPPORTED_SERVICE_VERSION - 1
+    with pytest.raises(exception.ServiceTooOld) as info:
+        rpcapi.register_service(ctxt, report('old', version=too_old))
+    assert exception.first_line(info.value) == (
+        'nova-compute on old runs service version %d, older than the '
+        'oldest this conductor serves (%d): upgrade it.'
+        % (too_old, version.OLDEST_SUPPORTED_SERVICE_VERSION))
+    rpcapi.report_state(ctxt, report('old', version=too_old))
+    rpcapi.register_service(ctxt, report('marker'))
+    service = models.Service.__table__
+    with db.get_engine().connect() as connection:
+        hosts = connection.execute(sa.select(service.c.host)).scalars()
+        assert list(hosts) == ['marker']
+
+
+def test_a_conductor_registers_and_reports_itself(conf, db, ctxt):
+    transport = rpc.create_transport()
+    conductor = service.Conductor(transport, report_self=True)
+    conductor.start()
+    try:
+        rpcapi = conductor_rpcapi.ConductorAPI()
+        registered = threading.Event()
+
+        def listed():
+            services = rpcapi.service_get_all(
+                ctxt, binary=pinning.CONDUCTOR_BINARY)
+            if services and services[0]['report_count'] >= 2:
+                registered.set()
+            return services
+
+        while not registered.wait(0.1):
+            (conductor_service,) = listed() or [None]
+        assert conductor_service['host'] == conf.conf.host
+        assert conductor_service['version'] == version.SERVICE_VERSION
+        assert conductor_service['state'] == 'up'
+        assert rpcapi.get_min_version(ctxt, pinning.CONDUCTOR_BINARY) == \
+            version.SERVICE_VERSION
+    finally:
+        conductor.stop()
+        transport.cleanup()
