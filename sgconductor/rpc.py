@@ -6,6 +6,7 @@ serializer that carries an oslo.context RequestContext across the wire.
 """
 
 import ssl
+import uuid
 
 import kombu
 import oslo_messaging as messaging
@@ -132,6 +133,19 @@ def topic_queue(topic):
     return kombu.Queue(topic, exchange, routing_key=topic, durable=durable,
                        auto_delete=rabbit.amqp_auto_delete,
                        queue_arguments=arguments or None)
+
+
+def fanout_queue(topic):
+    """A queue of this process alone, bound to the exchange that
+    oslo.messaging's fanout casts to ``topic`` go to (declared as
+    oslo.messaging declares it). Exclusive: it goes away with the
+    connection that declared it, so a listener that dies leaves nothing
+    behind on the broker."""
+    exchange = kombu.Exchange(
+        '%s_fanout' % topic, 'fanout', auto_delete=True,
+        durable=CONF.oslo_messaging_rabbit.rabbit_transient_quorum_queue)
+    return kombu.Queue('%s_fanout_%s' % (topic, uuid.uuid4().hex), exchange,
+                       routing_key=topic, exclusive=True, auto_delete=True)
 
 
 def ensure_broker_reachable():

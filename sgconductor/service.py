@@ -22,8 +22,11 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from sgconductor import exception
 from sgconductor import reporter
 from sgconductor import rpc
+from sgconductor import threads
+from sgconductor.conductor import announcer
 from sgconductor.conductor import intake
 from sgconductor.conductor import localapi
 from sgconductor.conductor import manager
@@ -38,6 +41,9 @@ LOG = logging.getLogger(__name__)
 
 # How much lower than the call workers' the intake workers' CPU priority is.
 INTAKE_NICENESS = 10
+# Seconds between two looks for services that died or came back, whose
+# versions stop or start counting (one conductor process per host looks).
+VERSION_SWEEP_INTERVAL = 60
 
 
 def _reports_topic():
@@ -48,13 +54,16 @@ class Intake:
     """Heartbeats of the reports topic, recorded by a writer of its own."""
 
     def __init__(self):
-        self.writer = reports.ReportWriter(db_api.get_instance())
+        self.announcer = announcer.VersionAnnouncer(CONF.conductor.topic)
+        self.writer = reports.ReportWriter(db_api.get_instance(),
+                                           self.announcer)
         self.consumer = intake.ReportIntake(
             self.writer.take, self.writer.heartbeats.read_up_to,
             _reports_topic(), manager.RPC_API_VERSION,
             CONF.conductor.report_prefetch)
 
     def start(self):
+        self.announcer.start()
         self.writer.start()
         self.writer.learn_registered()
         self.consumer.start()
@@ -63,6 +72,7 @@ class Intake:
         """Finish the batch in hand, then write the last heartbeats."""
         self.consumer.stop()
         self.writer.stop()
+        self.announcer.stop()
 
 
 class Conductor:
@@ -78,7 +88,7 @@ class Conductor:
     """
 
     def __init__(self, transport=None, with_intake=True, report_self=False):
-        self.manager = manager.ConductorManager()
+        self.manager = manager.ConductorManager(CONF.conductor.topic)
         self.server = rpc.get_server(
             messaging.Target(topic=CONF.conductor.topic, server=CONF.host),
             [self.manager], transport)
@@ -87,6 +97,9 @@ class Conductor:
             manager.RPC_API_VERSION)
         self.intake = Intake() if with_intake else None
         self.self_report = self._self_report() if report_self else None
+        self.version_sweep = threads.Loop(
+            'sgconductor-version-sweep',
+            self._sweep_versions) if report_self else None
 
     def _self_report(self):
         topic = CONF.conductor.topic
@@ -97,6 +110,21 @@ class Conductor:
             membership=self.manager.servicegroup.join(
                 pinning.CONDUCTOR_BINARY, CONF.host))],
             CONF.report_interval)
+
+    def _sweep_versions(self):
+        """Announce version bounds that changed with time alone (see
+        ConductorManager.announce_version_expiry)."""
+        while True:
+            try:
+                self.manager.announce_version_expiry()
+            except exception.SGConductorException as exc:
+                LOG.warning('Could not look for services that died or came '
+                            'back: %s', exc)
+            except Exception:
+                LOG.exception('Looking for services that died or came back '
+                              'failed.')
+            if self.version_sweep.stopping.wait(VERSION_SWEEP_INTERVAL):
+                return
 
     def start(self):
         self.manager.init_host()
@@ -111,10 +139,12 @@ class Conductor:
         self.server.start()
         if self.self_report is not None:
             self.self_report.start()
+            self.version_sweep.start()
 
     def stop(self):
         """Finish the calls in hand, then write the last heartbeats."""
         if self.self_report is not None:
+            self.version_sweep.stop()
             self.self_report.stop()
         self.server.stop()
         self.server.wait()

@@ -12,6 +12,7 @@ thread pool. Runs until SIGTERM or SIGINT.
 """
 
 import argparse
+import datetime
 import signal
 import sys
 import threading
@@ -26,6 +27,9 @@ from sgconductor import rpc
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
+
+# Before any service reported: the bounds count every live row.
+EVER = datetime.datetime(1970, 1, 1)
 
 CONF = cfg.CONF
 
@@ -50,7 +54,8 @@ class StockEndpoint:
 
     @messaging.expose
     def get_min_version(self, context, binaries):
-        return self.dbapi.service_get_min_versions(binaries)
+        # Nova counts every row that is not deleted, however long dead.
+        return self.dbapi.service_get_min_versions(binaries, EVER)
 
 
 def main(argv=None):

@@ -21,6 +21,8 @@ from sgconductor.conf import validate
 CONF = sg_conf.CONF
 LOG = logging.getLogger(__name__)
 
+_logging_set_up = False
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line error instead of usage plus error."""
@@ -79,7 +81,10 @@ def make_parser(prog, description):
 def fail(prog, error, code=1):
     """Log and print one line about ``error``, then exit with ``code``."""
     message = exception.first_line(error)
-    LOG.error('%s', message)
+    # Before logging is set up (a bad configuration), the record would
+    # only be printed to stderr as well: the line below says it once.
+    if _logging_set_up:
+        LOG.error('%s', message)
     sys.stderr.write('%s: error: %s\n' % (prog, message))
     sys.exit(code)
 
@@ -105,8 +110,17 @@ def setup(parser, argv=None, quiet=False):
         fail(parser.prog, exc)
     if args.debug:
         CONF.set_override('debug', True)
+    setup_logging(quiet)
+    return args
+
+
+def setup_logging(quiet=False):
+    """oslo.log from the loaded configuration. ``quiet`` (for short-lived
+    CLI commands) keeps library log lines off the terminal unless debug
+    or a log file is configured."""
+    global _logging_set_up
     logging.setup(CONF, 'sgconductor')
-    if quiet and not args.debug and not CONF.log_file:
+    _logging_set_up = True
+    if quiet and not CONF.debug and not CONF.log_file:
         for handler in std_logging.getLogger().handlers:
             handler.setLevel(std_logging.CRITICAL)
-    return args

@@ -9,18 +9,25 @@ Time is always the conductor's: ``last_seen_up`` is stamped here from
 """
 
 import datetime
+import time
 
 import oslo_messaging as messaging
+from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import exception
+from sgconductor.conductor import announcer
 from sgconductor.conductor import reports
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
 from sgconductor.servicegroup import api as servicegroup_api
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+# Seconds the version bounds may use an old reports_read_until().
+READ_UNTIL_MAX_AGE = 1.0
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
 RPC_API_VERSION = '1.1'
@@ -55,6 +62,18 @@ def service_to_primitive(service, state):
     }
 
 
+def silent_since(read_until, seconds):
+    """``seconds`` before the moment services are judged as of."""
+    return (servicegroup_api.judged_as_of(read_until, timeutils.utcnow())
+            - datetime.timedelta(seconds=seconds))
+
+
+def dead_before(read_until):
+    """Services whose last report is older than this are dead
+    ([conductor] dead_after): left out of the version bounds."""
+    return silent_since(read_until, CONF.conductor.dead_after)
+
+
 def _seen_since(service, moment):
     last = service.last_seen_up or service.created_at
     return last > moment
@@ -69,23 +88,31 @@ class ConductorManager:
 
     target = messaging.Target(version=RPC_API_VERSION)
 
-    def __init__(self):
+    def __init__(self, topic):
         self.dbapi = db_api.get_instance()
         self.servicegroup = servicegroup_api.API()
-        self.reports = reports.ReportWriter(self.dbapi)
+        self.announcer = announcer.VersionAnnouncer(topic)
+        self.reports = reports.ReportWriter(self.dbapi, self.announcer)
+        # (reports_read_until(), time.monotonic() when read)
+        self._read_until = (None, -READ_UNTIL_MAX_AGE)
+        # What announce_version_expiry saw last: {binary: (min, max)}.
+        self._swept = None
 
     def init_host(self):
-        """Before serving: coalesce heartbeats from now on, and watch the
+        """Before serving: coalesce heartbeats from now on, watch the
         liveness backend, so that an outage is noticed even while nobody
-        lists services. Without it, every report is written at once."""
+        lists services, and announce version changes. Without it, every
+        report is written at once."""
+        self.announcer.start()
         self.reports.start()
         self.servicegroup.start()
 
     def cleanup_host(self):
         """After serving: write the last heartbeats, release the liveness
-        backend."""
+        backend, send the last announcement."""
         self.reports.stop()
         self.servicegroup.stop()
+        self.announcer.stop()
 
     def _primitive(self, service, read_until=None):
         return service_to_primitive(
@@ -145,12 +172,10 @@ class ConductorManager:
         states = self.servicegroup.get_states(services, read_until)
         listed = zip(services, states, strict=True)
         if down_for is not None:
-            now = timeutils.utcnow()
-            silent_since = (min(read_until or now, now)
-                            - datetime.timedelta(seconds=down_for))
+            since = silent_since(read_until, down_for)
             listed = [(service, state) for service, state in listed
                       if state.up is False
-                      and not _seen_since(service, silent_since)]
+                      and not _seen_since(service, since)]
         return [service_to_primitive(service, state)
                 for service, state in listed]
 
@@ -164,6 +189,8 @@ class ConductorManager:
         validation.check_name(binary, 'binary', _invalid)
         changes = validation.check_update(values)
         service = self.dbapi.service_update(host, binary, changes)
+        if 'forced_down' in changes:
+            self.announcer.touched([binary])
         LOG.info('Service %(binary)s on %(host)s updated: %(changes)s',
                  {'binary': binary, 'host': host, 'changes': changes})
         return self._primitive(service, self.dbapi.reports_read_until())
@@ -178,22 +205,61 @@ class ConductorManager:
         validation.check_name(binary, 'binary', _invalid)
         self.dbapi.service_destroy(host, binary, timeutils.utcnow())
         self.reports.forget(host, binary)
+        self.announcer.touched([binary])
         self.servicegroup.remove(binary, host)
         LOG.info('Service %(binary)s on %(host)s deleted.',
                  {'binary': binary, 'host': host})
+
+    def _alive_since(self):
+        """When a service must have last reported to count for the
+        version bounds: [conductor] dead_after before the moment up to
+        which every report has been read (so a conductor behind on its
+        queue declares nobody dead), read at most once a second, since
+        every get_min_version needs it."""
+        now = time.monotonic()
+        read_until, read_at = self._read_until
+        if now - read_at > READ_UNTIL_MAX_AGE:
+            read_until = self.dbapi.reports_read_until()
+            self._read_until = (read_until, now)
+        return dead_before(read_until)
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
                                    exception.DatabaseUnavailable)
     def get_min_version(self, context, binaries):
-        """Map each binary to the lowest version it runs (None if none)."""
+        """Map each binary to the lowest version it runs (None if none);
+        dead, deleted and forced-down services do not count."""
         return self.dbapi.service_get_min_versions(
-            validation.check_binaries(binaries, _invalid))
+            validation.check_binaries(binaries, _invalid),
+            self._alive_since())
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
                                    exception.DatabaseUnavailable)
     def get_max_version(self, context, binaries):
-        """Map each binary to the highest version it runs (None if none)."""
+        """Map each binary to the highest version it runs (None if none);
+        see get_min_version."""
         return self.dbapi.service_get_max_versions(
-            validation.check_binaries(binaries, _invalid))
+            validation.check_binaries(binaries, _invalid),
+            self._alive_since())
+
+    def announce_version_expiry(self):
+        """Announce the binaries whose version bounds changed without a
+        write since the last call: a service became dead, or came back
+        from the dead with a heartbeat (which the heartbeat path does not
+        announce). ``service.Conductor`` runs it every minute in one
+        process per host; the first call only takes note."""
+        binaries = sorted(self.dbapi.service_get_binaries())
+        bounds = {}
+        for start in range(0, len(binaries), validation.MAX_BINARIES):
+            chunk = binaries[start:start + validation.MAX_BINARIES]
+            alive_since = self._alive_since()
+            lows = self.dbapi.service_get_min_versions(chunk, alive_since)
+            highs = self.dbapi.service_get_max_versions(chunk, alive_since)
+            bounds.update((binary, (lows[binary], highs[binary]))
+                          for binary in chunk)
+        if self._swept is not None:
+            self.announcer.touched(
+                binary for binary in set(bounds) | set(self._swept)
+                if bounds.get(binary) != self._swept.get(binary))
+        self._swept = bounds

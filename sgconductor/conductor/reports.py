@@ -25,9 +25,13 @@ LOG = logging.getLogger(__name__)
 
 
 class ReportWriter:
+    """``announcer``, if given, hears of every service written through
+    (a registration, a new version): those may change the versions of
+    its binary."""
 
-    def __init__(self, dbapi):
+    def __init__(self, dbapi, announcer=None):
         self.dbapi = dbapi
+        self.announcer = announcer
         self.heartbeats = heartbeats.HeartbeatBuffer(
             dbapi, CONF.conductor.flush_interval)
         self._registrations = groupcommit.GroupCommit(self._write_now)
@@ -77,6 +81,8 @@ class ReportWriter:
     def _written(self, values, service, outcome):
         if service is not None:
             self.heartbeats.remember(service)
+            if self.announcer is not None:
+                self.announcer.touched([values['binary']])
         if outcome == db_api.CREATED:
             LOG.info('New service %(binary)s on %(host)s (version '
                      '%(version)s) registered.', values)

@@ -48,6 +48,20 @@ opts = [
              'frame; a worker that dies leaves at most this many to be '
              'delivered again (to another worker) and counted.'),
     cfg.IntOpt(
+        'dead_after',
+        default=86400,
+        min=60,
+        help='Seconds without a report after which a service counts as '
+             'dead: its version no longer counts for get_min_version and '
+             'get_max_version, so a node that was switched off and never '
+             'deleted does not hold back the RPC version of the whole '
+             'deployment ([upgrade_levels] conductor = auto), and '
+             'sgconductor-status upgrade check lists it as stale. It '
+             'counts again as soon as it reports. Deleted and forced-down '
+             'services never count. Measured against the moment up to '
+             'which the conductor has read every report, like '
+             'service_down_time.'),
+    cfg.IntOpt(
         'call_timeout',
         default=10,
         min=1,

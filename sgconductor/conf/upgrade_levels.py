@@ -39,10 +39,14 @@ opts = [
         default=60,
         min=0,
         help='Seconds a service keeps an answer of get_min_version or '
-             'get_max_version (the "auto" level among them): how long a '
-             'change of versions can go unnoticed. An answer that no '
-             'service of a binary runs is not kept. 0 asks the conductor '
-             'every time.'),
+             'get_max_version (the "auto" level among them). A service '
+             'that listens to the conductors\' announcements '
+             '(VersionCache.start) drops an answer as soon as a conductor '
+             'writes a change of that binary\'s versions, so this only '
+             'bounds how stale an answer can get when an announcement is '
+             'lost, or for a service that does not listen. An answer that '
+             'no service of a binary runs is not kept. 0 asks the '
+             'conductor every time.'),
 ]
 
 

@@ -36,6 +36,13 @@ def effective_service_down_time(conf=CONF):
     return down_time
 
 
+def judged_as_of(read_until, now):
+    """The moment services are judged as of: the one up to which every
+    report has been read (``dbapi.reports_read_until()``, None if no
+    intake has said yet), never later than ``now``."""
+    return min(now, read_until or now)
+
+
 class API:
 
     def __init__(self, conf=CONF):
@@ -72,7 +79,7 @@ class API:
         (``dbapi.reports_read_until()``); None judges as of now.
         """
         now = timeutils.utcnow()
-        read_until = min(now, read_until or now)
+        read_until = judged_as_of(read_until, now)
         alive = [s for s in services if not s.forced_down]
         judged = iter(self.driver.get_states(alive, now, read_until))
         return [FORCED_DOWN if s.forced_down else next(judged)

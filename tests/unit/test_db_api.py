@@ -10,6 +10,8 @@ from tests.inprocess import statements
 from tests.inprocess import verbs
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
+# alive_since of the version bounds: a day before NOW.
+DAY_AGO = NOW - datetime.timedelta(days=1)
 
 
 def upsert(dbapi, host='host1', binary='nova-compute', version=1, uuid=None,
@@ -88,9 +90,9 @@ def test_min_max_versions_skip_deleted_and_forced_down(db):
     db.service_destroy('c', 'nova-compute', NOW)
     db.service_update('d', 'nova-compute', {'forced_down': True})
     binaries = ['nova-compute', 'nova-scheduler', 'nova-api']
-    assert db.service_get_min_versions(binaries) == {
+    assert db.service_get_min_versions(binaries, DAY_AGO) == {
         'nova-compute': 3, 'nova-scheduler': 7, 'nova-api': None}
-    assert db.service_get_max_versions(binaries) == {
+    assert db.service_get_max_versions(binaries, DAY_AGO) == {
         'nova-compute': 5, 'nova-scheduler': 7, 'nova-api': None}
 
 
@@ -98,14 +100,33 @@ def test_min_version_is_one_aggregate_statement(db):
     for i in range(20):
         upsert(db, host='h%d' % i, version=i + 1)
     with statements(db) as seen:
-        assert db.service_get_min_versions(['nova-compute']) == {
+        assert db.service_get_min_versions(['nova-compute'], DAY_AGO) == {
             'nova-compute': 1}
     selects = [s for s in seen if s.upper().startswith('SELECT')]
     assert len(selects) == 1
-    assert 'min(' in selects[0].lower()
-    # One MIN per binary, answered from the index, not a GROUP BY that
-    # reads every row of the binary.
+    # One MIN per binary, the first entry of the index in version order,
+    # not a GROUP BY that reads every row of the binary.
+    assert 'order by services.version asc' in selects[0].lower()
+    assert 'limit' in selects[0].lower()
     assert 'group by' not in selects[0].lower()
+
+
+def test_dead_services_do_not_count_for_the_version_bounds(db):
+    upsert(db, host='gone', version=1, now=DAY_AGO - datetime.timedelta(
+        seconds=1))
+    upsert(db, host='just-in-time', version=2, now=DAY_AGO)
+    upsert(db, host='fresh', version=4)
+    upsert(db, host='gone-new', version=9, now=DAY_AGO - datetime.timedelta(
+        days=30))
+    assert db.service_get_min_versions(['nova-compute'], DAY_AGO) == {
+        'nova-compute': 2}
+    assert db.service_get_max_versions(['nova-compute'], DAY_AGO) == {
+        'nova-compute': 4}
+    # Alive again as soon as it reports.
+    upsert(db, host='gone', version=1)
+    assert db.service_get_min_versions(['nova-compute'], DAY_AGO) == {
+        'nova-compute': 1}
+    assert sorted(db.service_get_binaries()) == ['nova-compute']
 
 
 def test_version_bounds_of_several_binaries_in_one_call(db):
@@ -113,9 +134,9 @@ def test_version_bounds_of_several_binaries_in_one_call(db):
     upsert(db, host='b', version=5)
     upsert(db, host='c', binary='nova-scheduler', version=7)
     binaries = ['nova-compute', 'nova-api', 'nova-scheduler', 'nova-compute']
-    assert db.service_get_min_versions(binaries) == {
+    assert db.service_get_min_versions(binaries, DAY_AGO) == {
         'nova-compute': 3, 'nova-api': None, 'nova-scheduler': 7}
-    assert db.service_get_max_versions(binaries) == {
+    assert db.service_get_max_versions(binaries, DAY_AGO) == {
         'nova-compute': 5, 'nova-api': None, 'nova-scheduler': 7}
 
 

@@ -4,7 +4,9 @@ versions, and what the conductor refuses (in-memory transport)."""
 import datetime
 import logging
 import threading
+import time
 
+import kombu
 import oslo_messaging as messaging
 import pytest
 import sqlalchemy as sa
@@ -14,12 +16,15 @@ from sgconductor import exception
 from sgconductor import rpc
 from sgconductor import service
 from sgconductor import version
+from sgconductor.conductor import announcer as announcer_module
 from sgconductor.conductor import manager
 from sgconductor.conductor import pinning
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.conductor import versioncache
 from sgconductor.db.sqlalchemy import models
+from tests.inprocess import envelope
 from tests.inprocess import report
+from tests.unit.test_manager import wait_for
 
 
 def test_history_ends_at_the_rpc_version_client_and_server_speak():
@@ -78,6 +83,8 @@ def test_auto_follows_the_oldest_conductor_and_says_so_once(conf, caplog):
 class CountingAPI:
     """Answers get_min_versions / get_max_versions from a dict, counting
     calls: what a VersionCache asks the conductor."""
+
+    topic = 'sgunit-counting'
 
     def __init__(self, versions):
         self.versions = versions
@@ -140,7 +147,7 @@ def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
     client pinned to release 2026.2: every 1.0 method works, what 1.1
     added is refused by the client before anything is sent, and an
     unpinned client would have been refused by the conductor."""
-    endpoint = manager.ConductorManager()
+    endpoint = manager.ConductorManager(conf.conf.conductor.topic)
     endpoint.target = messaging.Target(version='1.0')
     transport = rpc.create_transport()
     server = rpc.get_server(messaging.Target(
@@ -260,3 +267,90 @@ def test_a_conductor_registers_and_reports_itself(conf, db, ctxt):
     finally:
         conductor.stop()
         transport.cleanup()
+
+
+@pytest.fixture
+def listening(rpcapi):
+    """A VersionCache that keeps answers for ten minutes, listening to
+    the conductor's announcements."""
+    cache = versioncache.VersionCache(rpcapi, ttl=600)
+    cache.start()
+    yield cache
+    cache.stop()
+
+
+def test_announcements_keep_a_long_lived_cache_fresh(rpcapi, ctxt,
+                                                     listening):
+    rpcapi.register_service(ctxt, report('cn1', version=1))
+    rpcapi.register_service(ctxt, report('cn2', version=3))
+    assert listening.min_version(ctxt, 'nova-compute') == 1
+    assert listening.max_version(ctxt, 'nova-compute') == 3
+
+    def becomes(bound, expected):
+        ask = getattr(listening, '%s_version' % bound)
+        wait_for(lambda: ask(ctxt, 'nova-compute') == expected)
+
+    rpcapi.register_service(ctxt, report('cn1', version=2))  # upgraded
+    becomes('min', 2)
+    rpcapi.service_update(ctxt, 'cn1', 'nova-compute', {'forced_down': True})
+    becomes('min', 3)
+    rpcapi.register_service(ctxt, report('cn3', version=4))  # a new node
+    becomes('max', 4)
+    rpcapi.service_delete(ctxt, 'cn3', 'nova-compute')
+    becomes('max', 3)
+    # Between announcements, answers come from the cache.
+    assert listening.min_version(ctxt, 'nova-compute') == 3
+    asked = []
+    listening.rpcapi = CountingAPI({'nova-compute': 99})
+    listening.rpcapi.during_call = lambda: asked.append(True)
+    assert listening.min_version(ctxt, 'nova-compute') == 3
+    assert not asked
+
+
+def test_a_storm_of_changes_is_a_handful_of_announcements(
+        conductor, rpcapi, ctxt, listening):
+    announcer = conductor.manager.announcer
+    for i in range(500):
+        announcer.touched(['binary-%d' % (i % 7)])
+    rpcapi.register_service(ctxt, report('last'))
+    wait_for(lambda: listening.announcements.counts['heard'] >= 1)
+    time.sleep(5 * announcer_module.MIN_GAP)
+    assert listening.announcements.counts['heard'] <= 5
+
+
+def test_poison_on_the_announcement_exchange_is_dropped(conf, rpcapi, ctxt,
+                                                        listening, caplog):
+    topic = versioncache.announcements_topic(rpcapi.topic)
+    exchange = rpc.fanout_queue(topic).exchange
+    with rpc.broker_connections()[0] as connection:
+        producer = kombu.Producer(connection.channel(), exchange)
+        for body in (b'not json', envelope(method='drop_tables', args={}),
+                     envelope(method='versions_changed',
+                              args={'binaries': 'nova-compute'})):
+            producer.publish(body, content_type='application/json',
+                             content_encoding='utf-8')
+    wait_for(lambda: listening.announcements.counts['poison'] == 3)
+    rpcapi.register_service(ctxt, report('cn1', version=2))
+    wait_for(lambda: listening.min_version(ctxt, 'nova-compute') == 2)
+    assert 'Dropped a message from queue' in caplog.text
+
+
+def test_dead_services_stop_pinning_and_caches_hear_of_it(
+        conductor, rpcapi, ctxt, db, listening):
+    rpcapi.register_service(ctxt, report('cn-old', version=1))
+    rpcapi.register_service(ctxt, report('cn-new', version=2))
+    conductor.manager.announce_version_expiry()  # takes note
+    assert listening.min_version(ctxt, 'nova-compute') == 1
+    # Switched off a day and a second ago ([conductor] dead_after), and
+    # never deleted: it no longer holds the deployment back.
+    _last_seen(db, 'cn-old', 86401)
+    assert rpcapi.get_min_version(ctxt, 'nova-compute') == 2
+    assert rpcapi.get_max_version(ctxt, 'nova-compute') == 2
+    conductor.manager.announce_version_expiry()
+    wait_for(lambda: listening.min_version(ctxt, 'nova-compute') == 2)
+    # It still lists, as down.
+    (old,) = rpcapi.service_get_all(ctxt, host='cn-old')
+    assert old['state'] == 'down'
+    # Back with a report: it counts again.
+    rpcapi.register_service(ctxt, report('cn-old', version=1))
+    wait_for(lambda: listening.min_version(ctxt, 'nova-compute') == 1)

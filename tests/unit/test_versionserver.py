@@ -41,7 +41,7 @@ def test_poison_is_dropped_once_and_calls_are_still_answered(
 
 def test_an_unexpected_failure_reaches_the_caller_and_the_log(
         conductor, ctxt, caplog, monkeypatch):
-    def broken(binaries):
+    def broken(binaries, alive_since):
         raise RuntimeError('bug')
 
     monkeypatch.setattr(conductor.manager.dbapi, 'service_get_min_versions',

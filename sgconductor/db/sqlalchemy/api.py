@@ -399,52 +399,71 @@ def service_destroy(host, binary, now):
 @functools.lru_cache(maxsize=256)
 def _version_bounds_statement(aggregate, count):
     """The statement of ``_version_bounds`` for ``count`` binaries, bound
-    as ``binary0``, ``binary1``, ...: built once (building it costs as
-    much as running it). The conductor asks for at most 100 binaries, so
-    the cache holds every statement it needs."""
+    as ``binary0``, ``binary1``, ... and ``alive_since``: built once
+    (building it costs as much as running it). The conductor asks for at
+    most 100 binaries, so the cache holds every statement it needs."""
     service = models.Service.__table__
+    order = (service.c.version.asc() if aggregate == 'min'
+             else service.c.version.desc())
     return sa.select(*[
-        sa.select(getattr(sa.func, aggregate)(service.c.version))
+        sa.select(service.c.version)
         .where(service.c.binary == sa.bindparam('binary%d' % i),
                service.c.deleted == 0,
-               service.c.forced_down == sa.false())
+               service.c.forced_down == sa.false(),
+               service.c.last_seen_up >= sa.bindparam('alive_since'))
+        .order_by(order).limit(1)
         .scalar_subquery().label('bound%d' % i)
         for i in range(count)])
 
 
-def _version_bounds(aggregate, binaries):
+def _version_bounds(aggregate, binaries, alive_since):
     """``aggregate`` ('min' or 'max') of the version per binary, in one
     statement of one scalar subquery per binary.
 
-    Each subquery names one binary, so the database answers it from the
-    covering index alone (MariaDB: "Select tables optimized away",
-    PostgreSQL: one index probe). One ``GROUP BY binary`` over all of
-    them reads every row of those binaries instead: 12 ms instead of
-    0.35 ms for 10,000 services on MariaDB, and it grows with the fleet.
+    Each subquery is the MIN (MAX) as a database computes it from an
+    index: the first entry of ``(binary, deleted, forced_down, version)``
+    in version order whose row was seen since ``alive_since``. Written as
+    ``ORDER BY version LIMIT 1`` because MariaDB reads every row of the
+    binary for ``MIN(version)`` once the condition on last_seen_up is
+    there (1.4 ms instead of 0.10 ms for 10,000 services; PostgreSQL
+    plans both alike, 0.1 ms). One ``GROUP BY binary`` over all of them
+    reads every row too: 12 ms for 10,000 services on MariaDB, growing
+    with the fleet.
     """
     binaries = list(dict.fromkeys(binaries))
     stmt = _version_bounds_statement(aggregate, len(binaries))
+    params = {'binary%d' % i: binary for i, binary in enumerate(binaries)}
+    params['alive_since'] = alive_since
     with _reader_connection() as connection:
-        bounds = connection.execute(stmt, {
-            'binary%d' % i: binary for i, binary in enumerate(binaries)
-        }).one()
+        bounds = connection.execute(stmt, params).one()
     return dict(zip(binaries, bounds, strict=True))
 
 
 @_translate_db_errors
-def service_get_min_versions(binaries):
-    """Lowest version per binary of live, not forced-down services.
+def service_get_min_versions(binaries, alive_since):
+    """Lowest version per binary of the live, not forced-down services
+    that reported since ``alive_since`` (older ones are dead: they must
+    not hold back a rolling upgrade); None for a binary without one.
 
-    Computed by the database (MIN) over the covering index, see
-    _version_bounds; a binary with no such service maps to None.
+    Computed by the database from the index, see _version_bounds.
     """
-    return _version_bounds('min', binaries)
+    return _version_bounds('min', binaries, alive_since)
 
 
 @_translate_db_errors
-def service_get_max_versions(binaries):
+def service_get_max_versions(binaries, alive_since):
     """Highest version per binary; see service_get_min_versions."""
-    return _version_bounds('max', binaries)
+    return _version_bounds('max', binaries, alive_since)
+
+
+@_translate_db_errors
+def service_get_binaries():
+    """The binaries of live services (distinct, from the index)."""
+    service = models.Service.__table__
+    with _reader() as session:
+        return list(session.execute(
+            sa.select(service.c.binary).where(service.c.deleted == 0)
+            .distinct()).scalars())
 
 
 def get_backend():
