@@ -76,7 +76,7 @@ class ConductorUnavailable(SGConductorException):
 
 
 class DatabaseError(SGConductorException):
-    msg_fmt = 'The database refused the change: %(reason)s'
+    msg_fmt = 'The database refused a statement: %(reason)s'
 
 
 class LivenessBackendUnavailable(SGConductorException):

@@ -185,21 +185,25 @@ class ReportLoop:
                                           next(sequence), reporter))
 
     def _tick(self, reporter):
-        """Do the reporter's next step; return seconds to its next one."""
+        """Do the reporter's next step; return seconds to its next one,
+        None once it is retired."""
         if not reporter.registered:
             if not self._attempt(reporter.register, self._conductor):
                 return self.interval
-            if reporter.retired:
-                if self._on_refused and all(r.refused
-                                            for r in self.reporters):
-                    self._on_refused(reporter.refusal)
-                return None
-            self._attempt(reporter.join, self._backend)
-            return random.uniform(0, self.interval)
-        # The report first: a slow liveness backend must not delay it.
-        self._attempt(reporter.transmit, self._conductor)
-        self._attempt(reporter.check_membership, self._backend)
-        return None if reporter.retired else self.interval
+            if not reporter.retired:
+                self._attempt(reporter.join, self._backend)
+            delay = random.uniform(0, self.interval)
+        else:
+            # The report first: a slow liveness backend must not delay it.
+            self._attempt(reporter.transmit, self._conductor)
+            # May register again, and be refused then.
+            self._attempt(reporter.check_membership, self._backend)
+            delay = self.interval
+        if not reporter.retired:
+            return delay
+        if self._on_refused and all(r.refused for r in self.reporters):
+            self._on_refused(reporter.refusal)
+        return None
 
     def _attempt(self, step, outage=None):
         """Run one step; True if it worked. Never raises."""

@@ -79,8 +79,9 @@ class Conductor:
     """The endpoint and the RPC server of the conductor topic, the
     version server of the versions topic, and, unless ``with_intake`` is
     False, an Intake in the same process (tests, the demo). With
-    ``report_self``, it also registers and reports this host's conductor
-    (one process per host does).
+    ``report_self`` (one process per host), it also registers and reports
+    this host's conductor, and every minute looks for services that died
+    or came back (``ConductorManager.announce_version_expiry``).
 
     ``transport`` defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
@@ -92,7 +93,7 @@ class Conductor:
         self.server = rpc.get_server(
             messaging.Target(topic=CONF.conductor.topic, server=CONF.host),
             [self.manager], transport)
-        self.versions = versionserver.VersionServer(
+        self.version_server = versionserver.VersionServer(
             self.manager, rpcapi.versions_topic(CONF.conductor.topic),
             manager.RPC_API_VERSION)
         self.intake = Intake() if with_intake else None
@@ -135,7 +136,7 @@ class Conductor:
             # or its casts would be dropped: do not count on an intake
             # process having started first.
             intake.declare_queue(_reports_topic())
-        self.versions.start()
+        self.version_server.start()
         self.server.start()
         if self.self_report is not None:
             self.self_report.start()
@@ -148,7 +149,7 @@ class Conductor:
             self.self_report.stop()
         self.server.stop()
         self.server.wait()
-        self.versions.stop()
+        self.version_server.stop()
         if self.intake is not None:
             self.intake.stop()
         self.manager.cleanup_host()

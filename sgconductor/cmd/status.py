@@ -49,14 +49,17 @@ def _failure(exc):
 class Checks(upgradecheck.UpgradeCommands):
     """The checks of ``sgconductor-status upgrade check``."""
 
+    @property
+    def dead_after(self):
+        return manager.effective_dead_after()
+
     def _services(self):
         """Live rows, and the moment before which a report is dead.
-        Raises SGConductorException; DatabaseNotReady, saying what to
-        run, unless the schema is this code's."""
-        migration.check_at_head()
+        Raises SGConductorException."""
         dbapi = db_api.get_instance()
         return (dbapi.service_get_all(),
-                manager.dead_before(dbapi.reports_read_until()))
+                manager.dead_before(dbapi.reports_read_until(),
+                                    self.dead_after))
 
     def _check_schema(self):
         try:
@@ -94,7 +97,7 @@ class Checks(upgradecheck.UpgradeCommands):
 
     def _check_stale_services(self):
         """Services silent for [conductor] dead_after, never deleted."""
-        dead_after = CONF.conductor.dead_after
+        dead_after = self.dead_after
         return self._check_services(
             _dead, upgradecheck.Code.WARNING,
             lambda stale: (

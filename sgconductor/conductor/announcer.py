@@ -13,8 +13,9 @@ other, or come from several conductors, cannot leave a stale answer
 behind. They are sent from a thread of their own, at most one every
 MIN_GAP seconds, holding every binary touched meanwhile: a storm of
 registrations costs a handful, and the writer never waits for the broker.
-A lost announcement (the broker unreachable) is logged; caches then rely
-on ``[upgrade_levels] version_cache_ttl``.
+An announcement the broker does not take is logged (once per outage) and
+sent again every RETRY_INTERVAL s; meanwhile caches rely on
+``[upgrade_levels] version_cache_ttl``.
 """
 
 import threading
@@ -33,6 +34,8 @@ LOG = logging.getLogger(__name__)
 
 # Seconds between two announcements of one process.
 MIN_GAP = 0.2
+# Seconds between two attempts to send announcements the broker refused.
+RETRY_INTERVAL = 1.0
 
 
 class VersionAnnouncer:
@@ -71,12 +74,19 @@ class VersionAnnouncer:
     def _run(self):
         stopping = self._thread.stopping
         while not stopping.is_set():
-            if self._wake.wait(0.5):
-                self._wake.clear()
+            # Woken by touched(); else, once in a while, retry what an
+            # unreachable broker left pending.
+            self._wake.wait(RETRY_INTERVAL)
+            self._wake.clear()
+            with self._lock:
+                pending = bool(self._pending)
+            if pending:
                 self._announce()
                 stopping.wait(MIN_GAP)
 
     def _announce(self):
+        """Send what is pending; what could not be sent stays pending, to
+        be sent with the next (names only: sending twice is harmless)."""
         with self._lock:
             binaries, self._pending = sorted(self._pending), set()
         for start in range(0, len(binaries), validation.MAX_BINARIES):
@@ -85,11 +95,13 @@ class VersionAnnouncer:
                 self._client.prepare(retry=0).cast(
                     rpcapi.admin_context(), versioncache.ANNOUNCEMENT,
                     binaries=chunk)
-            except messaging.MessageDeliveryFailure as exc:
-                self._broker.failed(exc)
-                return
-            except Exception:
-                LOG.exception('Could not announce a change of the versions '
-                              'of %s.', ', '.join(chunk))
+            except Exception as exc:
+                if isinstance(exc, messaging.MessageDeliveryFailure):
+                    self._broker.failed(exc)
+                else:
+                    LOG.exception('Could not announce a change of the '
+                                  'versions of %s.', ', '.join(chunk))
+                with self._lock:
+                    self._pending.update(binaries[start:])
                 return
             self._broker.succeeded()

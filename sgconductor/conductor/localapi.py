@@ -24,8 +24,8 @@ class LocalConductorAPI:
             return self.manager.register_service(ctxt, **report)
         except (exception.DatabaseUnavailable,
                 exception.DatabaseError) as exc:
-            raise exception.ConductorUnavailable(topic=self.topic,
-                                                 reason=exc)
+            raise exception.ConductorUnavailable(
+                topic=self.topic, reason=exception.first_line(exc))
 
     def report_state(self, ctxt, report):
         self.manager.report_state(ctxt, **report)

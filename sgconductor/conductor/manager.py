@@ -68,19 +68,29 @@ def silent_since(read_until, seconds):
             - datetime.timedelta(seconds=seconds))
 
 
-def dead_before(read_until):
-    """Services whose last report is older than this are dead
-    ([conductor] dead_after): left out of the version bounds."""
-    return silent_since(read_until, CONF.conductor.dead_after)
+def effective_dead_after():
+    """[conductor] dead_after, raised to twice the service down time if
+    shorter: a service that is only late must never drop out of the
+    version bounds."""
+    dead_after = CONF.conductor.dead_after
+    floor = 2 * servicegroup_api.effective_service_down_time()
+    if dead_after < floor:
+        LOG.warning('[conductor] dead_after (%(dead)s s) must be at least '
+                    'twice service_down_time; using %(floor)s s.',
+                    {'dead': dead_after, 'floor': floor})
+        return floor
+    return dead_after
+
+
+def dead_before(read_until, dead_after):
+    """Services whose last report is older than this are dead (silent
+    for ``dead_after`` s): left out of the version bounds."""
+    return silent_since(read_until, dead_after)
 
 
 def _seen_since(service, moment):
     last = service.last_seen_up or service.created_at
     return last > moment
-
-
-def _invalid(field, reason):
-    return exception.Invalid(reason='%s %s' % (field, reason))
 
 
 class ConductorManager:
@@ -97,6 +107,7 @@ class ConductorManager:
         self._read_until = (None, -READ_UNTIL_MAX_AGE)
         # What announce_version_expiry saw last: {binary: (min, max)}.
         self._swept = None
+        self.dead_after = effective_dead_after()
 
     def init_host(self):
         """Before serving: coalesce heartbeats from now on, watch the
@@ -163,10 +174,12 @@ class ConductorManager:
         at least that many seconds older than the moment they are judged
         as of (forced-down ones included).
         """
-        validation.check_name(host, 'host', _invalid, required=False)
-        validation.check_name(binary, 'binary', _invalid, required=False)
-        validation.check_count(down_for, 'down_for', _invalid,
-                               required=False)
+        validation.check_name(host, 'host', validation.invalid,
+                              required=False)
+        validation.check_name(binary, 'binary', validation.invalid,
+                              required=False)
+        validation.check_non_negative_int(down_for, 'down_for',
+                                          validation.invalid, required=False)
         services = self.dbapi.service_get_all(host=host, binary=binary)
         read_until = self.dbapi.reports_read_until()
         states = self.servicegroup.get_states(services, read_until)
@@ -185,8 +198,8 @@ class ConductorManager:
                                    exception.DatabaseUnavailable)
     def service_update(self, context, host, binary, values):
         """Change disabled, disabled_reason and/or forced_down."""
-        validation.check_name(host, 'host', _invalid)
-        validation.check_name(binary, 'binary', _invalid)
+        validation.check_name(host, 'host', validation.invalid)
+        validation.check_name(binary, 'binary', validation.invalid)
         changes = validation.check_update(values)
         service = self.dbapi.service_update(host, binary, changes)
         if 'forced_down' in changes:
@@ -201,8 +214,8 @@ class ConductorManager:
                                    exception.DatabaseUnavailable)
     def service_delete(self, context, host, binary):
         """Soft-delete a service; its reports are ignored from now on."""
-        validation.check_name(host, 'host', _invalid)
-        validation.check_name(binary, 'binary', _invalid)
+        validation.check_name(host, 'host', validation.invalid)
+        validation.check_name(binary, 'binary', validation.invalid)
         self.dbapi.service_destroy(host, binary, timeutils.utcnow())
         self.reports.forget(host, binary)
         self.announcer.touched([binary])
@@ -221,7 +234,7 @@ class ConductorManager:
         if now - read_at > READ_UNTIL_MAX_AGE:
             read_until = self.dbapi.reports_read_until()
             self._read_until = (read_until, now)
-        return dead_before(read_until)
+        return dead_before(read_until, self.dead_after)
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
@@ -230,7 +243,7 @@ class ConductorManager:
         """Map each binary to the lowest version it runs (None if none);
         dead, deleted and forced-down services do not count."""
         return self.dbapi.service_get_min_versions(
-            validation.check_binaries(binaries, _invalid),
+            validation.check_binaries(binaries, validation.invalid),
             self._alive_since())
 
     @messaging.expose
@@ -240,7 +253,7 @@ class ConductorManager:
         """Map each binary to the highest version it runs (None if none);
         see get_min_version."""
         return self.dbapi.service_get_max_versions(
-            validation.check_binaries(binaries, _invalid),
+            validation.check_binaries(binaries, validation.invalid),
             self._alive_since())
 
     def announce_version_expiry(self):

@@ -35,7 +35,7 @@ class VersionCap:
         self.level = CONF.upgrade_levels.conductor if level is None \
             else level
         self._oldest_conductor = oldest_conductor
-        self._announced = None
+        self._logged = None
 
     def get(self):
         """The cap, ``'X.Y'``, or None for no cap."""
@@ -44,22 +44,30 @@ class VersionCap:
         if self.level != upgrade_levels.AUTO:
             return version.CONDUCTOR_RPC_ALIASES.get(self.level, self.level)
         oldest = self._oldest_conductor()
-        # No conductor has registered (a new deployment): pinning to the
-        # oldest of nothing would be pinning to nothing.
-        cap = version.conductor_rpc_version(oldest) if oldest else None
-        self._announce(oldest, cap)
+        # No conductor has registered: a new deployment, whose first
+        # conductor registers as it starts, or conductors that all predate
+        # registering themselves (2026.2). Until one registers, cap at
+        # what the oldest conductor this code serves speaks; "nothing
+        # runs" is never cached, so the cap follows the first one that
+        # registers instead of staying pinned (Nova's cap stayed at its
+        # oldest until a restart).
+        cap = version.conductor_rpc_version(
+            oldest or version.OLDEST_SUPPORTED_SERVICE_VERSION)
+        self._log_choice(oldest, cap)
         return cap
 
-    def _announce(self, oldest, cap):
+    def _log_choice(self, oldest, cap):
         """Log the automatic choice at info the first time and whenever
         it changes; not on every message."""
-        if (oldest, cap) == self._announced:
+        if (oldest, cap) == self._logged:
             return
-        self._announced = (oldest, cap)
-        if cap is None:
+        self._logged = (oldest, cap)
+        if not oldest:
             LOG.info('No %(binary)s has registered yet: conductor RPC '
-                     'messages are not capped ([upgrade_levels] conductor '
-                     '= auto).', {'binary': CONDUCTOR_BINARY})
+                     'messages capped at %(cap)s, what the oldest supported '
+                     'conductor speaks, until one does ([upgrade_levels] '
+                     'conductor = auto).',
+                     {'binary': CONDUCTOR_BINARY, 'cap': cap})
         else:
             LOG.info('Conductor RPC messages capped at %(cap)s: the oldest '
                      '%(binary)s runs service version %(oldest)s '

@@ -101,6 +101,12 @@ class ConductorAPI:
             raise exception.ConductorUnavailable(
                 topic=self.topic, reason=exception.first_line(exc))
         except messaging.RemoteError as exc:
+            if exc.exc_type == 'UnsupportedVersion':
+                raise exception.ConductorTooOld(message=(
+                    'A conductor refused %s at RPC version %s as too new '
+                    'for it: set [upgrade_levels] conductor = auto, or pin '
+                    'the release of the oldest conductor, until every '
+                    'conductor is upgraded.' % (method, rpc_version)))
             raise exception.ConductorError(
                 method=method, reason='%s: %s' % (exc.exc_type, exc.value))
 

@@ -74,7 +74,12 @@ def _sender(report):
     return 'an unidentified sender'
 
 
-def check_count(value, field, error, required=True):
+def invalid(field, reason):
+    """The error of a call's argument: Invalid, naming it."""
+    return exception.Invalid(reason='%s %s' % (field, reason))
+
+
+def check_non_negative_int(value, field, error, required=True):
     """Return ``value`` if it is an integer from 0 to MAX_VERSION (a
     version, a number of seconds), else raise ``error``."""
     if value is None and not required:
@@ -126,7 +131,8 @@ def check_report(report):
         'availability_zone': check_name(report.get('availability_zone'),
                                         'availability_zone', error,
                                         required=False),
-        'version': check_count(report['version'], 'version', error),
+        'version': check_non_negative_int(report['version'], 'version',
+                                          error),
     }
     if values['version'] < sg_version.OLDEST_SUPPORTED_SERVICE_VERSION:
         raise exception.ServiceTooOld(

@@ -68,9 +68,12 @@ class VersionCache:
         self._lock = threading.Lock()
         # (MIN or MAX, binary) -> (version, monotonic expiry)
         self._answers = {}
-        # Bumped by every invalidation: an answer asked for before one is
-        # not kept, it may be what the invalidation replaced.
+        # Bumped by every invalidation, of all answers and per binary
+        # asked about (announcements may name any binary): an answer asked
+        # for before one is not kept, it may be what the invalidation
+        # replaced.
         self._generation = 0
+        self._binary_generations = {}
 
     def start(self):
         """Listen to the conductors' announcements (long-running services;
@@ -93,13 +96,19 @@ class VersionCache:
     def invalidate(self, binaries=None):
         """Forget the answers about ``binaries`` (all if None)."""
         with self._lock:
-            self._generation += 1
             if binaries is None:
+                self._generation += 1
                 self._answers.clear()
                 return
             for binary in binaries:
+                if binary in self._binary_generations:
+                    self._binary_generations[binary] += 1
                 self._answers.pop((MIN, binary), None)
                 self._answers.pop((MAX, binary), None)
+
+    def _generations(self, binary):
+        return (self._generation,
+                self._binary_generations.setdefault(binary, 0))
 
     def _get(self, ctxt, bound, binary):
         key = (bound, binary)
@@ -107,13 +116,13 @@ class VersionCache:
             answer = self._answers.get(key)
             if answer is not None and answer[1] > time.monotonic():
                 return answer[0]
-            generation = self._generation
+            generation = self._generations(binary)
         ask = (self.rpcapi.get_min_versions if bound == MIN
                else self.rpcapi.get_max_versions)
         found = ask(ctxt, [binary])[binary]
         if found is not None and self.ttl:
             with self._lock:
-                if generation == self._generation:
+                if generation == self._generations(binary):
                     self._answers[key] = (found,
                                           time.monotonic() + self.ttl)
         return found or 0
@@ -160,13 +169,9 @@ class _Announcements:
                 delivery.body, delivery.headers,
                 ANNOUNCEMENTS_VERSION, (ANNOUNCEMENT,))
             binaries = validation.check_binaries(
-                message['args'].get('binaries'), _invalid)
+                message['args'].get('binaries'), validation.invalid)
         except (envelope.Poison, exception.Invalid) as exc:
             envelope.drop(self.counts, self.topic, exc)
             return
         self.counts['heard'] += 1
         self.cache.invalidate(binaries)
-
-
-def _invalid(field, reason):
-    return exception.Invalid(reason='%s %s' % (field, reason))

@@ -31,9 +31,11 @@ opts = [
              'this code refuse: set "auto", or pin the release of the '
              'oldest conductor, until every conductor is upgraded. '
              'Messages an older conductor understands are sent to it '
-             'either way. Conductors of release 2026.2 do not register '
-             'themselves, so "auto" cannot see them: pin 2026.2 while one '
-             'runs.'),
+             'either way. With "auto" and no conductor registered yet, the '
+             'cap is what the oldest supported conductor speaks, until one '
+             'registers. Conductors of release 2026.2 do not register '
+             'themselves, so "auto" cannot see them beside newer ones: pin '
+             '2026.2 while one runs.'),
     cfg.IntOpt(
         'version_cache_ttl',
         default=60,
@@ -43,8 +45,9 @@ opts = [
              'that listens to the conductors\' announcements '
              '(VersionCache.start) drops an answer as soon as a conductor '
              'writes a change of that binary\'s versions, so this only '
-             'bounds how stale an answer can get when an announcement is '
-             'lost, or for a service that does not listen. An answer that '
+             'bounds (give or take a call\'s duration) how stale an answer '
+             'can get when an announcement is lost, or for a service that '
+             'does not listen. An answer that '
              'no service of a binary runs is not kept. 0 asks the '
              'conductor every time.'),
 ]

@@ -90,8 +90,6 @@ def test_auto_cap_follows_the_oldest_conductor(deployment, client):
         return d.manage('--config-file', auto, 'service', 'list',
                         '--down-for', '1h', '--format', 'json')
 
-    # Only this conductor (this version) runs: nothing older to wait for.
-    assert list_down_for().returncode == 0
     cache = versioncache.VersionCache(client, ttl=CACHE_TTL)
     cache.start()
     api_side = pinning.VersionCap(
@@ -99,9 +97,11 @@ def test_auto_cap_follows_the_oldest_conductor(deployment, client):
                                   pinning.CONDUCTOR_BINARY),
         level='auto')
     try:
+        # Only this conductor (this version) runs, once it registered.
         d.wait_for('the conductor to register itself',
                    lambda: api_side.get() == version.conductor_rpc_version(
                        NEW), TIMEOUT)
+        assert list_down_for().returncode == 0
         # A conductor of the previous service version registers (as its
         # reporter does when it starts).
         old = d.start_compute('old-conductor', '--host', 'old-conductor',

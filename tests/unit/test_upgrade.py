@@ -71,12 +71,14 @@ def test_auto_follows_the_oldest_conductor_and_says_so_once(conf, caplog):
     for conductor_version in (0, 0, 1, 1, 2, 2, 7):
         oldest[0] = conductor_version
         seen.append(cap.get())
-    # No conductor yet: not pinned to nothing.
-    assert seen == [None, None, '1.0', '1.0', '1.1', '1.1', '1.1']
+    # No conductor yet: what the oldest supported one speaks, asked again
+    # every time, so the first one to register lifts it.
+    assert seen == ['1.0', '1.0', '1.0', '1.0', '1.1', '1.1', '1.1']
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 4, messages
-    assert 'not capped' in messages[0]
-    assert 'capped at 1.0' in messages[1]
+    assert 'has registered yet' in messages[0]
+    assert 'oldest %s runs service version 1' % pinning.CONDUCTOR_BINARY \
+        in messages[1]
     assert 'service version 7' in messages[3]
 
 
@@ -140,6 +142,43 @@ def test_invalidation_drops_answers_and_those_in_flight(conf):
     api.during_call = None
     cache.min_version(None, 'nova-compute')
     assert api.calls == 5
+    # Another binary's invalidation in the meantime does not matter.
+    cache.invalidate(['nova-compute'])
+    api.during_call = lambda: cache.invalidate(['nova-api'])
+    cache.min_version(None, 'nova-compute')
+    api.during_call = None
+    cache.min_version(None, 'nova-compute')
+    assert api.calls == 6
+
+
+class FlakyClient:
+    """An RPC client whose first ``failures`` casts the broker refuses."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.sent = []
+
+    def prepare(self, **kwargs):
+        return self
+
+    def cast(self, ctxt, method, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise messaging.MessageDeliveryFailure('broker gone')
+        self.sent.append(kwargs['binaries'])
+
+
+def test_announcements_the_broker_refused_are_sent_later(conf, caplog):
+    announcer = announcer_module.VersionAnnouncer('sgunit-flaky')
+    announcer._client = FlakyClient(failures=2)
+    announcer.touched(['nova-compute'])
+    announcer._announce()
+    announcer.touched(['nova-api'])
+    announcer._announce()
+    assert announcer._client.sent == []
+    announcer._announce()
+    assert announcer._client.sent == [['nova-api', 'nova-compute']]
+    assert caplog.text.count('Lost contact with the broker') == 1
 
 
 def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
@@ -163,11 +202,14 @@ def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
             pinned.service_get_all(ctxt, down_for=60)
         assert 'needs conductor RPC version 1.1' in str(info.value)
         assert '2026.2' in str(info.value)
+        # Unpinned, the message goes out and the conductor refuses it:
+        # the caller is told what to set.
         conf.config(conductor=None, group='upgrade_levels')
-        with pytest.raises(exception.ConductorError) as info:
+        with pytest.raises(exception.ConductorTooOld) as info:
             conductor_rpcapi.ConductorAPI().service_get_all(ctxt,
                                                             down_for=60)
-        assert 'UnsupportedVersion' in str(info.value)
+        assert str(info.value).startswith(
+            'A conductor refused service_get_all at RPC version 1.1')
     finally:
         server.stop()
         server.wait()
@@ -178,8 +220,10 @@ def test_auto_caps_from_the_registered_conductors(conf, rpcapi, ctxt):
     conf.config(conductor='auto', version_cache_ttl=0,
                 group='upgrade_levels')
     client = conductor_rpcapi.ConductorAPI()
-    # No conductor registered (a new deployment): nothing is capped.
-    assert client.service_get_all(ctxt, down_for=0) == []
+    # No conductor registered: capped at what the oldest supported one
+    # speaks.
+    with pytest.raises(exception.ConductorTooOld):
+        client.service_get_all(ctxt, down_for=0)
     rpcapi.register_service(ctxt, report(
         'old-conductor', binary=pinning.CONDUCTOR_BINARY, version=1))
     with pytest.raises(exception.ConductorTooOld):

@@ -35,7 +35,7 @@ def test_poison_is_dropped_once_and_calls_are_still_answered(
     # Answered after the poison, which is not delivered again.
     assert rpcapi.get_min_version(ctxt, 'nova-compute') == 4
     assert rpcapi.get_max_version(ctxt, 'nova-compute') == 4
-    assert conductor.versions.counts['poison'] == len(poison)
+    assert conductor.version_server.counts['poison'] == len(poison)
     assert 'not JSON' in caplog.text
 
 
@@ -52,7 +52,7 @@ def test_an_unexpected_failure_reaches_the_caller_and_the_log(
         versions_client().call(ctxt, 'get_min_version',
                                binaries=['nova-compute'])
     assert 'get_min_version failed' in caplog.text
-    assert conductor.versions.counts['failed'] == 1
+    assert conductor.version_server.counts['failed'] == 1
 
 
 @pytest.mark.parametrize('method,args,reason', [
@@ -85,4 +85,4 @@ def test_clients_that_ask_on_the_conductor_topic_are_still_answered(
                                              version='1.0'))
     assert client.call(ctxt, 'get_max_version',
                        binaries=['nova-compute']) == {'nova-compute': 6}
-    assert conductor.versions.counts['answered'] == 0
+    assert conductor.version_server.counts['answered'] == 0

@@ -38,7 +38,8 @@ class Service(models.TimestampMixin, models.SoftDeleteMixin, Base):
                          name='uniq_services0host0binary0deleted'),
         UniqueConstraint('uuid', name='uniq_services0uuid'),
         # Serves MIN/MAX(version) of the live, not forced-down services of
-        # a binary from the index alone.
+        # a binary: walked in version order up to the first row that is
+        # not dead (db/sqlalchemy/api.py, _version_bounds).
         Index('services_binary_deleted_forced_down_version_idx',
               'binary', 'deleted', 'forced_down', 'version'),
         {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4'},
