@@ -23,6 +23,8 @@ SERVICE_VERSION_HISTORY = (
     # themselves as sgconductor-conductor, so clients can cap their RPC
     # version from the oldest running conductor.
     {'conductor_rpc': '1.1'},
+    # Version 3: service_purge.
+    {'conductor_rpc': '1.2'},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

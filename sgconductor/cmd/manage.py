@@ -45,6 +45,14 @@ def service_list(rpcapi, ctxt, args):
                                down_for=args.down_for), args.format)
 
 
+def service_purge(rpcapi, ctxt, args):
+    services = rpcapi.service_purge(ctxt, args.down_for, args.dry_run)
+    formatting.print_services(services, args.format)
+    if args.format == 'table':
+        print('%s %d service(s).' % ('Would delete' if args.dry_run
+                                     else 'Deleted', len(services)))
+
+
 def _update(values, verb):
     def command(rpcapi, ctxt, args):
         changes = dict(values)
@@ -111,6 +119,20 @@ def _parser():
                               'delete if they are gone for good.')
     _add_format(listing)
     listing.set_defaults(func=service_list)
+    purge = commands.add_parser(
+        'purge', help='Delete every service down for at least DURATION.',
+        description='Soft-delete every service that is down and sent no '
+                    'report for at least DURATION, as "delete" does, and '
+                    'print them; one that reports meanwhile stays. '
+                    'DURATION must be at least [DEFAULT] '
+                    'service_down_time.')
+    purge.add_argument('--down-for', type=common.duration, required=True,
+                       metavar='DURATION',
+                       help='Seconds, or e.g. 15m, 2h, 7d.')
+    purge.add_argument('--dry-run', action='store_true',
+                       help='Only print what would be deleted.')
+    _add_format(purge)
+    purge.set_defaults(func=service_purge)
     for name, (func, help_text) in SERVICE_COMMANDS.items():
         command = commands.add_parser(name, help=help_text,
                                       description=help_text)

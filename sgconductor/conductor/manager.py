@@ -30,7 +30,7 @@ LOG = logging.getLogger(__name__)
 READ_UNTIL_MAX_AGE = 1.0
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
-RPC_API_VERSION = '1.1'
+RPC_API_VERSION = '1.2'
 
 
 _STATE_NAMES = {True: 'up', False: 'down', None: 'unknown'}
@@ -222,6 +222,46 @@ class ConductorManager:
         self.servicegroup.remove(binary, host)
         LOG.info('Service %(binary)s on %(host)s deleted.',
                  {'binary': binary, 'host': host})
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.Invalid,
+                                   exception.DatabaseUnavailable)
+    def service_purge(self, context, down_for, dry_run=False):
+        """Soft-delete every service that service_get_all(down_for=...)
+        lists, as service_delete does, unless it reported meanwhile;
+        with ``dry_run``, only list them (1.2). Returns the services
+        deleted (or that would be), as listed before.
+
+        ``down_for`` must be at least service_down_time: a service silent
+        for less may only be late.
+        """
+        validation.check_non_negative_int(down_for, 'down_for',
+                                          validation.invalid)
+        down_time = self.servicegroup.service_down_time
+        if down_for < down_time:
+            raise validation.invalid(
+                'down_for', 'must be at least service_down_time (%d s): a '
+                'service silent for less may only be late' % down_time)
+        if not isinstance(dry_run, bool):
+            raise validation.invalid('dry_run', 'must be true or false')
+        services = self.service_get_all(context, down_for=down_for)
+        if dry_run or not services:
+            return services
+        purged = set(self.dbapi.service_destroy_silent(
+            [s['id'] for s in services],
+            silent_since(self.dbapi.reports_read_until(), down_for),
+            timeutils.utcnow()))
+        services = [s for s in services if s['id'] in purged]
+        for service in services:
+            self.reports.forget(service['host'], service['binary'])
+            self.servicegroup.remove(service['binary'], service['host'])
+        self.announcer.touched(s['binary'] for s in services)
+        LOG.info('Purged %(count)d service(s) down for at least %(down)d '
+                 's: %(names)s', {
+                     'count': len(services), 'down': down_for,
+                     'names': ', '.join('%s on %s' % (s['binary'], s['host'])
+                                        for s in services)})
+        return services
 
     def _alive_since(self):
         """When a service must have last reported to count for the

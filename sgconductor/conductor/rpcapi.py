@@ -45,6 +45,7 @@ class ConductorAPI:
             service_get_all, service_update, service_delete,
             get_min_version, get_max_version.
     * 1.1 - service_get_all takes down_for.
+    * 1.2 - service_purge.
 
     Every message is sent at the oldest version that carries it: 1.0
     unless it uses what a later version added, and then only once
@@ -61,7 +62,7 @@ class ConductorAPI:
 
     # Keep in sync with manager.RPC_API_VERSION and the newest entry of
     # version.SERVICE_VERSION_HISTORY (a unit test checks).
-    RPC_API_VERSION = '1.1'
+    RPC_API_VERSION = '1.2'
     # What the messages of 1.0 are sent at, whatever the cap.
     BASE_VERSION = '1.0'
 
@@ -142,6 +143,13 @@ class ConductorAPI:
         self._require('1.1', 'list services by how long they are down')
         return self._call(ctxt, 'service_get_all', rpc_version='1.1',
                           host=host, binary=binary, down_for=down_for)
+
+    def service_purge(self, ctxt, down_for, dry_run=False):
+        """Delete (``dry_run``: only list) the services down for at least
+        ``down_for`` seconds; returns them (1.2)."""
+        self._require('1.2', 'purge services')
+        return self._call(ctxt, 'service_purge', rpc_version='1.2',
+                          down_for=down_for, dry_run=dry_run)
 
     def service_update(self, ctxt, host, binary, values):
         return self._call(ctxt, 'service_update', host=host, binary=binary,

@@ -92,6 +92,13 @@ def test_spine(deployment):
     deployment.manage_ok('service', 'force-up', 'old', BINARY)
     assert _versions(deployment, 'min') == {BINARY: 3}
 
+    # The stopped one is what a purge would delete.
+    stale = deployment.manage_json(
+        'service', 'purge', '--dry-run',
+        '--down-for', '%ds' % sg_deployment.SERVICE_DOWN_TIME)
+    assert [s['host'] for s in stale] == ['old']
+    assert set(deployment.service_map()) == set(FLEET + ['old'])
+
     # delete
     deployment.manage_ok('service', 'delete', 'old', BINARY)
     services = deployment.service_map()

@@ -47,6 +47,7 @@ def assert_one_line_error(err):
     (manage.main, ['service', 'list', '--help']),
     (manage.main, ['service', 'disable', '--help']),
     (manage.main, ['service', 'min-version', '--help']),
+    (manage.main, ['service', 'purge', '--help']),
     (compute.main, ['--help']),
     (conductor_cmd.main, ['--help']),
 ])

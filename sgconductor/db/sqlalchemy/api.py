@@ -396,6 +396,29 @@ def service_destroy(host, binary, now):
         return service
 
 
+@_translate_db_errors
+def service_destroy_silent(ids, silent_since, now):
+    """Soft-delete those of ``ids`` that are live and last reported at or
+    before ``silent_since`` (one that reported since it was chosen
+    stays), in one transaction; return the ids deleted."""
+    service = models.Service.__table__
+    deleted = []
+    with _writer() as session:
+        for chunk in _chunks(sorted(ids)):
+            found = list(session.execute(
+                sa.select(service.c.id).where(
+                    service.c.id.in_(chunk), service.c.deleted == 0,
+                    service.c.last_seen_up <= silent_since)
+                .with_for_update()).scalars())
+            if found:
+                session.execute(service.update()
+                                .where(service.c.id.in_(found))
+                                .values(deleted=service.c.id,
+                                        deleted_at=now))
+            deleted.extend(found)
+    return deleted
+
+
 @functools.lru_cache(maxsize=256)
 def _version_bounds_statement(aggregate, count):
     """The statement of ``_version_bounds`` for ``count`` binaries, bound
