@@ -9,6 +9,7 @@ its own overrides, its own conductor topic and a fresh database.
 """
 
 import contextlib
+import datetime
 import json
 import uuid
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslo_messaging import conffixture as messaging_fixture
+from oslo_utils import timeutils
 
 from sgconductor import conf as sg_conf  # noqa: F401  (registers options)
 from sgconductor import rpc
@@ -25,6 +27,7 @@ from sgconductor import service
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.db import migration
 from sgconductor.db.sqlalchemy import api as sa_api
+from sgconductor.db.sqlalchemy import models
 
 CONF = cfg.CONF
 
@@ -110,6 +113,17 @@ def publish_raw(bodies, topic=None):
 def report(host='host1', binary='nova-compute', version=1, **extra):
     return dict({'host': host, 'binary': binary, 'topic': binary,
                  'version': version, 'availability_zone': 'nova'}, **extra)
+
+
+def last_seen(dbapi, host, seconds_ago):
+    """Make ``host``'s services last seen ``seconds_ago`` by the
+    conductor's clock, as if they had been silent since."""
+    service = models.Service.__table__
+    with dbapi.get_engine().begin() as connection:
+        connection.execute(service.update().where(
+            service.c.host == host).values(
+            last_seen_up=timeutils.utcnow()
+            - datetime.timedelta(seconds=seconds_ago)))
 
 
 @contextlib.contextmanager

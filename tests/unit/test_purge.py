@@ -11,21 +11,13 @@ from sgconductor import exception
 from sgconductor.cmd import manage
 from sgconductor.conductor import versioncache
 from sgconductor.db.sqlalchemy import models
+from tests.inprocess import last_seen
 from tests.inprocess import report
 from tests.unit.test_cmd import assert_one_line_error
 from tests.unit.test_cmd import run
 from tests.unit.test_manager import wait_for
 
 HOUR = 3600
-
-
-def _silent(db, host, seconds):
-    service = models.Service.__table__
-    with db.get_engine().begin() as connection:
-        connection.execute(service.update().where(
-            service.c.host == host).values(
-            last_seen_up=timeutils.utcnow()
-            - datetime.timedelta(seconds=seconds)))
 
 
 @pytest.fixture
@@ -35,7 +27,7 @@ def fleet(rpcapi, ctxt, db):
     rpcapi.register_service(ctxt, report('gone1', version=1))
     rpcapi.register_service(ctxt, report('gone2', version=2))
     for host in ('gone1', 'gone2'):
-        _silent(db, host, 2 * HOUR)
+        last_seen(db, host, 2 * HOUR)
 
 
 def _hosts(services):
@@ -73,7 +65,7 @@ def test_a_service_that_reported_since_it_was_chosen_stays(db, fleet):
         ids = dict(connection.execute(sa.select(service.c.host,
                                                 service.c.id)).all())
     chosen = [ids['gone1'], ids['gone2']]
-    _silent(db, 'gone2', 0)  # it reported after all
+    last_seen(db, 'gone2', 0)  # it reported after all
     now = timeutils.utcnow()
     assert db.service_destroy_silent(
         chosen, now - datetime.timedelta(hours=1), now) == [ids['gone1']]

@@ -1,7 +1,6 @@
 """Rolling upgrades: version history, the RPC version cap, cached
 versions, and what the conductor refuses (in-memory transport)."""
 
-import datetime
 import logging
 import threading
 import time
@@ -10,7 +9,6 @@ import kombu
 import oslo_messaging as messaging
 import pytest
 import sqlalchemy as sa
-from oslo_utils import timeutils
 
 from sgconductor import exception
 from sgconductor import rpc
@@ -23,6 +21,7 @@ from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.conductor import versioncache
 from sgconductor.db.sqlalchemy import models
 from tests.inprocess import envelope
+from tests.inprocess import last_seen
 from tests.inprocess import report
 from tests.unit.test_manager import wait_for
 
@@ -234,22 +233,13 @@ def test_auto_caps_from_the_registered_conductors(conf, rpcapi, ctxt):
     assert client.service_get_all(ctxt, down_for=0) == []
 
 
-def _last_seen(db, host, seconds_ago):
-    service = models.Service.__table__
-    with db.get_engine().begin() as connection:
-        connection.execute(service.update().where(
-            service.c.host == host).values(
-            last_seen_up=timeutils.utcnow()
-            - datetime.timedelta(seconds=seconds_ago)))
-
-
 def test_down_for_lists_services_down_at_least_that_long(conf, db, rpcapi,
                                                          ctxt):
     for host in ('fresh', 'gone-a-minute', 'gone-a-day', 'fenced'):
         rpcapi.register_service(ctxt, report(host))
-    _last_seen(db, 'gone-a-minute', 60)
-    _last_seen(db, 'gone-a-day', 86400)
-    _last_seen(db, 'fenced', 7200)
+    last_seen(db, 'gone-a-minute', 60)
+    last_seen(db, 'gone-a-day', 86400)
+    last_seen(db, 'fenced', 7200)
     rpcapi.service_update(ctxt, 'fenced', 'nova-compute',
                           {'forced_down': True})
 
@@ -387,7 +377,7 @@ def test_dead_services_stop_pinning_and_caches_hear_of_it(
     assert listening.min_version(ctxt, 'nova-compute') == 1
     # Switched off a day and a second ago ([conductor] dead_after), and
     # never deleted: it no longer holds the deployment back.
-    _last_seen(db, 'cn-old', 86401)
+    last_seen(db, 'cn-old', 86401)
     assert rpcapi.get_min_version(ctxt, 'nova-compute') == 2
     assert rpcapi.get_max_version(ctxt, 'nova-compute') == 2
     conductor.manager.announce_version_expiry()
