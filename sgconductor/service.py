@@ -23,6 +23,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from sgconductor import exception
+from sgconductor import notifications
 from sgconductor import reporter
 from sgconductor import rpc
 from sgconductor import threads
@@ -55,8 +56,9 @@ class Intake:
 
     def __init__(self):
         self.announcer = announcer.VersionAnnouncer(CONF.conductor.topic)
+        self.notifier = notifications.ServiceNotifier()
         self.writer = reports.ReportWriter(db_api.get_instance(),
-                                           self.announcer)
+                                           self.announcer, self.notifier)
         self.consumer = intake.ReportIntake(
             self.writer.take, self.writer.heartbeats.read_up_to,
             _reports_topic(), manager.RPC_API_VERSION,
@@ -64,6 +66,7 @@ class Intake:
 
     def start(self):
         self.announcer.start()
+        self.notifier.start()
         self.writer.start()
         self.writer.learn_registered()
         self.consumer.start()
@@ -73,6 +76,7 @@ class Intake:
         self.consumer.stop()
         self.writer.stop()
         self.announcer.stop()
+        self.notifier.stop()
 
 
 class Conductor:

@@ -17,6 +17,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import exception
+from sgconductor import notifications
 from sgconductor.conductor import announcer
 from sgconductor.conductor import reports
 from sgconductor.conductor import validation
@@ -102,7 +103,9 @@ class ConductorManager:
         self.dbapi = db_api.get_instance()
         self.servicegroup = servicegroup_api.API()
         self.announcer = announcer.VersionAnnouncer(topic)
-        self.reports = reports.ReportWriter(self.dbapi, self.announcer)
+        self.notifier = notifications.ServiceNotifier()
+        self.reports = reports.ReportWriter(self.dbapi, self.announcer,
+                                            self.notifier)
         # (reports_read_until(), time.monotonic() when read)
         self._read_until = (None, -READ_UNTIL_MAX_AGE)
         # What announce_version_expiry saw last: {binary: (min, max)}.
@@ -112,18 +115,20 @@ class ConductorManager:
     def init_host(self):
         """Before serving: coalesce heartbeats from now on, watch the
         liveness backend, so that an outage is noticed even while nobody
-        lists services, and announce version changes. Without it, every
-        report is written at once."""
+        lists services, and announce version changes and send
+        notifications. Without it, every report is written at once."""
         self.announcer.start()
+        self.notifier.start()
         self.reports.start()
         self.servicegroup.start()
 
     def cleanup_host(self):
         """After serving: write the last heartbeats, release the liveness
-        backend, send the last announcement."""
+        backend, send the last announcement and notifications."""
         self.reports.stop()
         self.servicegroup.stop()
         self.announcer.stop()
+        self.notifier.stop()
 
     def _primitive(self, service, read_until=None):
         return service_to_primitive(
@@ -202,6 +207,7 @@ class ConductorManager:
         validation.check_name(binary, 'binary', validation.invalid)
         changes = validation.check_update(values)
         service = self.dbapi.service_update(host, binary, changes)
+        self.notifier.updated(service)
         if 'forced_down' in changes:
             self.announcer.touched([binary])
         LOG.info('Service %(binary)s on %(host)s updated: %(changes)s',
@@ -216,7 +222,8 @@ class ConductorManager:
         """Soft-delete a service; its reports are ignored from now on."""
         validation.check_name(host, 'host', validation.invalid)
         validation.check_name(binary, 'binary', validation.invalid)
-        self.dbapi.service_destroy(host, binary, timeutils.utcnow())
+        self.notifier.deleted(
+            self.dbapi.service_destroy(host, binary, timeutils.utcnow()))
         self.reports.forget(host, binary)
         self.announcer.touched([binary])
         self.servicegroup.remove(binary, host)
@@ -247,11 +254,14 @@ class ConductorManager:
         services = self.service_get_all(context, down_for=down_for)
         if dry_run or not services:
             return services
-        purged = set(self.dbapi.service_destroy_silent(
+        purged = self.dbapi.service_destroy_silent(
             [s['id'] for s in services],
             silent_since(self.dbapi.reports_read_until(), down_for),
-            timeutils.utcnow()))
-        services = [s for s in services if s['id'] in purged]
+            timeutils.utcnow())
+        for row in purged:
+            self.notifier.deleted(row)
+        purged_ids = {row.id for row in purged}
+        services = [s for s in services if s['id'] in purged_ids]
         for service in services:
             self.reports.forget(service['host'], service['binary'])
             self.servicegroup.remove(service['binary'], service['host'])

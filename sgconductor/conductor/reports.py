@@ -27,11 +27,12 @@ LOG = logging.getLogger(__name__)
 class ReportWriter:
     """``announcer``, if given, hears of every service written through
     (a registration, a new version): those may change the versions of
-    its binary."""
+    its binary. ``notifier``, if given, of every service created."""
 
-    def __init__(self, dbapi, announcer=None):
+    def __init__(self, dbapi, announcer=None, notifier=None):
         self.dbapi = dbapi
         self.announcer = announcer
+        self.notifier = notifier
         self.heartbeats = heartbeats.HeartbeatBuffer(
             dbapi, CONF.conductor.flush_interval)
         self._registrations = groupcommit.GroupCommit(self._write_now)
@@ -84,6 +85,8 @@ class ReportWriter:
             if self.announcer is not None:
                 self.announcer.touched([values['binary']])
         if outcome == db_api.CREATED:
+            if self.notifier is not None:
+                self.notifier.created(service)
             LOG.info('New service %(binary)s on %(host)s (version '
                      '%(version)s) registered.', values)
         elif outcome == db_api.DELETED:

@@ -67,8 +67,10 @@ def test_a_service_that_reported_since_it_was_chosen_stays(db, fleet):
     chosen = [ids['gone1'], ids['gone2']]
     last_seen(db, 'gone2', 0)  # it reported after all
     now = timeutils.utcnow()
-    assert db.service_destroy_silent(
-        chosen, now - datetime.timedelta(hours=1), now) == [ids['gone1']]
+    deleted = db.service_destroy_silent(
+        chosen, now - datetime.timedelta(hours=1), now)
+    assert [(row.id, row.host) for row in deleted] == [(ids['gone1'],
+                                                        'gone1')]
 
 
 @pytest.mark.parametrize('down_for,dry_run,field', [

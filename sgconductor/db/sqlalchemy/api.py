@@ -400,7 +400,7 @@ def service_destroy(host, binary, now):
 def service_destroy_silent(ids, silent_since, now):
     """Soft-delete those of ``ids`` that are live and last reported at or
     before ``silent_since`` (one that reported since it was chosen
-    stays), in one transaction; return the ids deleted."""
+    stays), in one transaction; return the rows deleted."""
     service = models.Service.__table__
     deleted = []
     with _writer() as session:
@@ -415,7 +415,8 @@ def service_destroy_silent(ids, silent_since, now):
                                 .where(service.c.id.in_(found))
                                 .values(deleted=service.c.id,
                                         deleted_at=now))
-            deleted.extend(found)
+                deleted.extend(session.execute(
+                    sa.select(service).where(service.c.id.in_(found))))
     return deleted
 
 
