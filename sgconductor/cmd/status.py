@@ -9,6 +9,7 @@ line on stderr) the configuration is bad. A command line that does not
 parse exits 2 with the usage, as every command does.
 """
 
+import functools
 import sys
 
 from oslo_config import cfg
@@ -53,9 +54,11 @@ class Checks(upgradecheck.UpgradeCommands):
     def dead_after(self):
         return manager.effective_dead_after()
 
+    @functools.cached_property
     def _services(self):
-        """Live rows, and the moment before which a report is dead.
-        Raises SGConductorException."""
+        """Live rows, and the moment before which a report is dead, read
+        once for every check that needs them. Raises
+        SGConductorException (not kept: the next check reads again)."""
         dbapi = db_api.get_instance()
         return (dbapi.service_get_all(),
                 manager.dead_before(dbapi.reports_read_until(),
@@ -72,7 +75,7 @@ class Checks(upgradecheck.UpgradeCommands):
         """``code`` with ``explain(found)`` if ``pick(service,
         dead_before)`` finds any live service, else success."""
         try:
-            services, dead_before = self._services()
+            services, dead_before = self._services
         except exception.SGConductorException as exc:
             return _failure(exc)
         found = [s for s in services if pick(s, dead_before)]

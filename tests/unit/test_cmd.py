@@ -227,13 +227,17 @@ def test_service_list_down_for(capsys, rpcapi, ctxt):
     assert [s['host'] for s in json.loads(out)] == ['cn1']
 
 
-def test_down_for_against_a_pinned_deployment_is_one_line(capsys, rpcapi,
-                                                          conf):
+@pytest.mark.parametrize('argv,needed', [
+    (['service', 'list', '--down-for', '1h'], '1.1'),
+    (['service', 'purge', '--down-for', '1h'], '1.2'),
+])
+def test_newer_commands_against_a_pinned_deployment_are_one_line(
+        capsys, rpcapi, conf, argv, needed):
     conf.config(conductor='2026.2', group='upgrade_levels')
-    code, _, err = run(manage.main, ['service', 'list', '--down-for', '1h'],
-                       capsys)
+    code, _, err = run(manage.main, argv, capsys)
     assert code == 1
     assert_one_line_error(err)
+    assert 'needs conductor RPC version %s' % needed in err
     assert 'Upgrade every conductor first' in err
 
 

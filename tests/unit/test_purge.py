@@ -99,7 +99,7 @@ def test_cli(capsys, rpcapi, ctxt, fleet):
     assert out.splitlines()[-1] == 'Deleted 0 service(s).'
 
 
-def test_cli_errors_are_one_line(capsys, rpcapi, conf):
+def test_cli_errors_are_one_line(capsys, rpcapi):
     code, _, err = run(manage.main, ['service', 'purge'], capsys)
     assert code == 2
     assert_one_line_error(err)
@@ -108,9 +108,3 @@ def test_cli_errors_are_one_line(capsys, rpcapi, conf):
     assert code == 1
     assert_one_line_error(err)
     assert 'at least service_down_time' in err
-    conf.config(conductor='2026.2', group='upgrade_levels')
-    code, _, err = run(manage.main, ['service', 'purge', '--down-for', '1h'],
-                       capsys)
-    assert code == 1
-    assert_one_line_error(err)
-    assert 'needs conductor RPC version 1.2' in err
