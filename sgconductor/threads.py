@@ -5,12 +5,15 @@ import threading
 
 class Loop:
     """A daemon thread running ``body``, which must return soon after
-    ``stopping`` is set."""
+    ``stopping`` is set. ``wake``, if given, is an Event the body sleeps
+    on besides ``stopping``: stop() sets it too, so that the body notices
+    at once instead of at the end of its sleep."""
 
-    def __init__(self, name, body):
+    def __init__(self, name, body, wake=None):
         self.name = name
         self.body = body
         self.stopping = threading.Event()
+        self._wake = wake
         self._thread = None
 
     @property
@@ -29,6 +32,8 @@ class Loop:
         if self._thread is None:
             return False
         self.stopping.set()
+        if self._wake is not None:
+            self._wake.set()
         self._thread.join()
         self._thread = None
         return True

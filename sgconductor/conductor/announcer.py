@@ -48,7 +48,7 @@ class VersionAnnouncer:
         self._broker = outage.Outage('the broker (version announcements)')
         self._client = None
         self._thread = threads.Loop('sgconductor-version-announcer',
-                                    self._run)
+                                    self._run, wake=self._wake)
 
     def start(self):
         self._client = rpc.get_client(messaging.Target(
