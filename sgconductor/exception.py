@@ -8,7 +8,7 @@
      |    +-- InvalidReport         a report_state/registration payload
      |    |    +-- ServiceTooOld    from a service older than supported
      |    +-- InvalidUpdate         a service_update payload
-     +-- ServiceNotFound            no live row for host/binary
+     +-- ServiceNotFound            no live row for host/binary, uuid or id
      +-- DatabaseUnavailable        the conductor cannot reach its database
      +-- DatabaseError              the database refused a statement
      +-- DatabaseNotReady           the schema is not at this code's head
@@ -63,6 +63,13 @@ class InvalidUpdate(Invalid):
 
 class ServiceNotFound(SGConductorException):
     msg_fmt = 'Service %(binary)s on host %(host)s could not be found.'
+
+    def __init__(self, message=None, **kwargs):
+        """Named by host and binary, or by ``uuid`` or ``id`` alone."""
+        if message is None and 'host' not in kwargs:
+            message = 'Service %s could not be found.' % (
+                kwargs.get('uuid') or kwargs.get('id'))
+        super().__init__(message, **kwargs)
 
 
 class DatabaseUnavailable(SGConductorException):

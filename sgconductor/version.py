@@ -25,6 +25,9 @@ SERVICE_VERSION_HISTORY = (
     {'conductor_rpc': '1.1'},
     # Version 3: service_purge.
     {'conductor_rpc': '1.2'},
+    # Version 4: service_update and service_delete by uuid or id (what
+    # sgconductor-api needs for Nova's os-services).
+    {'conductor_rpc': '1.3'},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

@@ -31,7 +31,7 @@ LOG = logging.getLogger(__name__)
 READ_UNTIL_MAX_AGE = 1.0
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
-RPC_API_VERSION = '1.2'
+RPC_API_VERSION = '1.3'
 
 
 _STATE_NAMES = {True: 'up', False: 'down', None: 'unknown'}
@@ -201,34 +201,38 @@ class ConductorManager:
     @messaging.expected_exceptions(exception.Invalid,
                                    exception.ServiceNotFound,
                                    exception.DatabaseUnavailable)
-    def service_update(self, context, host, binary, values):
-        """Change disabled, disabled_reason and/or forced_down."""
-        validation.check_name(host, 'host', validation.invalid)
-        validation.check_name(binary, 'binary', validation.invalid)
+    def service_update(self, context, host=None, binary=None, values=None,
+                       uuid=None, service_id=None):
+        """Change disabled, disabled_reason and/or forced_down of the
+        service named by host and binary, or (1.3) by uuid or
+        service_id."""
+        key = validation.check_service_key(host, binary, uuid, service_id)
         changes = validation.check_update(values)
-        service = self.dbapi.service_update(host, binary, changes)
+        service = self.dbapi.service_update(key, changes)
         self.notifier.updated(service)
         if 'forced_down' in changes:
-            self.announcer.touched([binary])
+            self.announcer.touched([service.binary])
         LOG.info('Service %(binary)s on %(host)s updated: %(changes)s',
-                 {'binary': binary, 'host': host, 'changes': changes})
+                 {'binary': service.binary, 'host': service.host,
+                  'changes': changes})
         return self._primitive(service, self.dbapi.reports_read_until())
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
                                    exception.ServiceNotFound,
                                    exception.DatabaseUnavailable)
-    def service_delete(self, context, host, binary):
-        """Soft-delete a service; its reports are ignored from now on."""
-        validation.check_name(host, 'host', validation.invalid)
-        validation.check_name(binary, 'binary', validation.invalid)
-        self.notifier.deleted(
-            self.dbapi.service_destroy(host, binary, timeutils.utcnow()))
-        self.reports.forget(host, binary)
-        self.announcer.touched([binary])
-        self.servicegroup.remove(binary, host)
+    def service_delete(self, context, host=None, binary=None, uuid=None,
+                       service_id=None):
+        """Soft-delete the service named as service_update says; its
+        reports are ignored from now on."""
+        key = validation.check_service_key(host, binary, uuid, service_id)
+        service = self.dbapi.service_destroy(key, timeutils.utcnow())
+        self.notifier.deleted(service)
+        self.reports.forget(service.host, service.binary)
+        self.announcer.touched([service.binary])
+        self.servicegroup.remove(service.binary, service.host)
         LOG.info('Service %(binary)s on %(host)s deleted.',
-                 {'binary': binary, 'host': host})
+                 {'binary': service.binary, 'host': service.host})
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,

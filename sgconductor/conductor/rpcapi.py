@@ -46,6 +46,9 @@ class ConductorAPI:
             get_min_version, get_max_version.
     * 1.1 - service_get_all takes down_for.
     * 1.2 - service_purge.
+    * 1.3 - service_update and service_delete take the service's uuid,
+            or (service_delete) its integer id, instead of host and
+            binary.
 
     Every message is sent at the oldest version that carries it: 1.0
     unless it uses what a later version added, and then only once
@@ -62,7 +65,7 @@ class ConductorAPI:
 
     # Keep in sync with manager.RPC_API_VERSION and the newest entry of
     # version.SERVICE_VERSION_HISTORY (a unit test checks).
-    RPC_API_VERSION = '1.2'
+    RPC_API_VERSION = '1.3'
     # What the messages of 1.0 are sent at, whatever the cap.
     BASE_VERSION = '1.0'
 
@@ -155,8 +158,21 @@ class ConductorAPI:
         return self._call(ctxt, 'service_update', host=host, binary=binary,
                           values=values)
 
+    def service_update_by_uuid(self, ctxt, uuid, values):
+        """service_update of the service with this uuid (1.3)."""
+        self._require('1.3', 'update a service by its uuid')
+        return self._call(ctxt, 'service_update', rpc_version='1.3',
+                          uuid=uuid, values=values)
+
     def service_delete(self, ctxt, host, binary):
         return self._call(ctxt, 'service_delete', host=host, binary=binary)
+
+    def service_delete_by_id(self, ctxt, uuid=None, service_id=None):
+        """service_delete of the service with this uuid or integer id
+        (1.3)."""
+        self._require('1.3', 'delete a service by its id')
+        return self._call(ctxt, 'service_delete', rpc_version='1.3',
+                          uuid=uuid, service_id=service_id)
 
     def get_min_versions(self, ctxt, binaries):
         """Map each binary to its lowest running version (None if none)."""

@@ -104,6 +104,31 @@ def _check_uuid(value, error):
         raise error('uuid', 'must be a UUID')
 
 
+def check_service_key(host, binary, uuid, service_id):
+    """Which live service a service_update or service_delete means: by
+    host and binary, or (1.3) by uuid or by integer id, exactly one of
+    the three. Returns the column values that find it."""
+    given = [name for name, value in (('host and binary', host or binary),
+                                      ('uuid', uuid),
+                                      ('service_id', service_id))
+             if value is not None]
+    if len(given) != 1:
+        raise invalid('service', 'must be named by host and binary, by '
+                                 'uuid or by service_id (exactly one)')
+    if uuid is not None:
+        return {'uuid': _check_uuid(uuid, invalid)}
+    if service_id is not None:
+        if isinstance(service_id, bool) or not isinstance(service_id, int):
+            raise invalid('service_id', 'must be an integer')
+        if not 0 < service_id <= MAX_VERSION:
+            # Beyond the column's range, PostgreSQL would refuse the query.
+            raise invalid('service_id', 'must be between 1 and %d'
+                          % MAX_VERSION)
+        return {'id': service_id}
+    return {'host': check_name(host, 'host', invalid),
+            'binary': check_name(binary, 'binary', invalid)}
+
+
 def check_report(report):
     """Validate a report_state/register_service payload.
 

@@ -91,7 +91,8 @@ def test_batched_heartbeats(dbapi):
     deleted rows untouched and reported back."""
     ids = {host: dbapi.service_upsert(report(host), NOW)[0].id
            for host in ('a', 'b', 'c', 'gone')}
-    dbapi.service_destroy('gone', 'nova-compute', NOW)
+    dbapi.service_destroy({'host': 'gone', 'binary': 'nova-compute'},
+                          NOW)
     later = NOW + datetime.timedelta(seconds=10)
     earlier = NOW - datetime.timedelta(seconds=10)
     gone = dbapi.service_record_heartbeats({

@@ -10,6 +10,13 @@ from tests.inprocess import statements
 from tests.inprocess import verbs
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
+
+
+def _compute(host):
+    """The key of nova-compute on ``host`` for service_update/destroy."""
+    return {'host': host, 'binary': 'nova-compute'}
+
+
 # alive_since of the version bounds: a day before NOW.
 DAY_AGO = NOW - datetime.timedelta(days=1)
 
@@ -44,7 +51,7 @@ def test_reports_update_the_row_and_count_exactly(db):
 
 def test_report_of_a_deleted_uuid_does_not_resurrect(db):
     service, _ = upsert(db)
-    db.service_destroy('host1', 'nova-compute', NOW)
+    db.service_destroy(_compute('host1'), NOW)
     again, outcome = upsert(db, uuid=service.uuid)
     assert (again, outcome) == (None, db_api.DELETED)
     assert db.service_get_all() == []
@@ -52,7 +59,7 @@ def test_report_of_a_deleted_uuid_does_not_resurrect(db):
 
 def test_a_restarted_service_registers_again_after_delete(db):
     old, _ = upsert(db)
-    db.service_destroy('host1', 'nova-compute', NOW)
+    db.service_destroy(_compute('host1'), NOW)
     new, outcome = upsert(db)
     assert outcome == db_api.CREATED
     assert new.id != old.id and new.uuid != old.uuid
@@ -72,13 +79,13 @@ def test_get_all_filters(db):
 
 def test_update_and_not_found(db):
     upsert(db)
-    service = db.service_update('host1', 'nova-compute',
+    service = db.service_update(_compute('host1'),
                                 {'disabled': True, 'disabled_reason': 'x'})
     assert service.disabled and service.disabled_reason == 'x'
     with pytest.raises(exception.ServiceNotFound):
-        db.service_update('nope', 'nova-compute', {'disabled': True})
+        db.service_update(_compute('nope'), {'disabled': True})
     with pytest.raises(exception.ServiceNotFound):
-        db.service_destroy('nope', 'nova-compute', NOW)
+        db.service_destroy(_compute('nope'), NOW)
 
 
 def test_min_max_versions_skip_deleted_and_forced_down(db):
@@ -87,8 +94,8 @@ def test_min_max_versions_skip_deleted_and_forced_down(db):
     upsert(db, host='c', version=1)
     upsert(db, host='d', version=9)
     upsert(db, host='s', binary='nova-scheduler', version=7)
-    db.service_destroy('c', 'nova-compute', NOW)
-    db.service_update('d', 'nova-compute', {'forced_down': True})
+    db.service_destroy(_compute('c'), NOW)
+    db.service_update(_compute('d'), {'forced_down': True})
     binaries = ['nova-compute', 'nova-scheduler', 'nova-api']
     assert db.service_get_min_versions(binaries, DAY_AGO) == {
         'nova-compute': 3, 'nova-scheduler': 7, 'nova-api': None}
@@ -161,7 +168,7 @@ def test_sqlite_writers_wait_for_the_write_lock_beyond_5_s(db):
 def test_upsert_many_creates_updates_and_refuses_deleted_in_one_call(db):
     kept, _ = upsert(db, host='kept')
     gone, _ = upsert(db, host='gone')
-    db.service_destroy('gone', 'nova-compute', NOW)
+    db.service_destroy(_compute('gone'), NOW)
     later = NOW + datetime.timedelta(seconds=10)
     results = db.service_upsert_many([
         (report('kept', version=2), kept.uuid),

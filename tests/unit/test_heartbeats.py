@@ -96,7 +96,8 @@ def test_a_service_deleted_meanwhile_stays_deleted_and_is_forgotten(buffer):
     for service in (doomed, kept):
         assert buffer.offer(report(service.host), service.uuid, LATER)
     # Deleted through another conductor: this one's buffer does not know.
-    buffer.dbapi.service_destroy('doomed', 'nova-compute', NOW)
+    buffer.dbapi.service_destroy(
+        {'host': 'doomed', 'binary': 'nova-compute'}, NOW)
     buffer.flush()
     assert set(rows(buffer.dbapi)) == {'kept'}
     assert rows(buffer.dbapi)['kept'].report_count == 2

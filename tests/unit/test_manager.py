@@ -120,6 +120,48 @@ def test_update_delete_and_not_found(rpcapi, ctxt):
                               {'disabled': True})
 
 
+def test_update_and_delete_by_uuid_and_id(rpcapi, ctxt):
+    first = rpcapi.register_service(ctxt, report('a'))['service']
+    second = rpcapi.register_service(ctxt, report('b'))['service']
+    service = rpcapi.service_update_by_uuid(ctxt, first['uuid'].upper(),
+                                            {'forced_down': True})
+    assert (service['host'], service['state']) == ('a', 'down')
+    rpcapi.service_delete_by_id(ctxt, uuid=first['uuid'])
+    rpcapi.service_delete_by_id(ctxt, service_id=second['id'])
+    assert listing(rpcapi, ctxt) == []
+    with pytest.raises(exception.ServiceNotFound) as caught:
+        rpcapi.service_delete_by_id(ctxt, service_id=second['id'])
+    assert exception.first_line(caught.value) == (
+        'Service %d could not be found.' % second['id'])
+    with pytest.raises(exception.ServiceNotFound):
+        rpcapi.service_update_by_uuid(ctxt, first['uuid'],
+                                      {'disabled': True})
+
+
+@pytest.mark.parametrize('key', [
+    {},
+    {'host': 'a', 'binary': 'nova-compute', 'uuid': None, 'service_id': 1},
+    {'uuid': 'not-a-uuid'},
+    {'uuid': 42},
+    {'service_id': '1'},
+    {'service_id': True},
+    {'service_id': 0},
+    {'service_id': 2 ** 40},
+    {'host': 'a'},
+])
+def test_a_service_named_badly_is_refused(rpcapi, ctxt, key):
+    """Raw 1.3 messages, as a buggy or hostile client could send."""
+    rpcapi.register_service(ctxt, report('a'))
+    before = listing(rpcapi, ctxt)
+    client = rpcapi.client.prepare(version='1.3')
+    with pytest.raises(exception.Invalid):
+        client.call(ctxt, 'service_delete', **key)
+    with pytest.raises(exception.Invalid):
+        client.call(ctxt, 'service_update', values={'disabled': True},
+                    **key)
+    assert listing(rpcapi, ctxt) == before
+
+
 @pytest.mark.parametrize('values', [
     {}, {'disabled': 'yes'}, {'forced_down': 1}, {'host': 'x'},
     {'disabled': True, 'disabled_reason': 'r' * 256},

@@ -367,29 +367,33 @@ def service_get_all(host=None, binary=None):
         return session.execute(stmt).all()
 
 
-def _get_live_for_update(session, host, binary):
+def _get_live_for_update(session, key):
+    """The live service ``key`` names (column -> value: host and binary,
+    uuid, or id), locked for the rest of the transaction."""
     service = session.execute(_live(
-        sa.select(models.Service).where(models.Service.host == host,
-                                        models.Service.binary == binary))
+        sa.select(models.Service).filter_by(**key))
         .with_for_update()).scalar_one_or_none()
     if service is None:
-        raise exception.ServiceNotFound(host=host, binary=binary)
+        raise exception.ServiceNotFound(**key)
     return service
 
 
 @_translate_db_errors
-def service_update(host, binary, values):
+def service_update(key, values):
+    """Write ``values`` to the live service ``key`` names (see
+    _get_live_for_update); return it."""
     with _writer() as session:
-        service = _get_live_for_update(session, host, binary)
+        service = _get_live_for_update(session, key)
         service.update(values)
         session.flush()
         return service
 
 
 @_translate_db_errors
-def service_destroy(host, binary, now):
+def service_destroy(key, now):
+    """Soft-delete the live service ``key`` names; return it."""
     with _writer() as session:
-        service = _get_live_for_update(session, host, binary)
+        service = _get_live_for_update(session, key)
         service.deleted = service.id
         service.deleted_at = now
         session.flush()
