@@ -96,22 +96,27 @@ def setup(parser, argv=None, quiet=False):
     the terminal unless --debug or a log file is configured.
     """
     args = parser.parse_args(argv)
-    conf_args = []
-    for path in args.config_file:
-        conf_args += ['--config-file', path]
-    for path in args.config_dir:
-        conf_args += ['--config-dir', path]
     try:
-        CONF(conf_args, project='sgconductor',
-             version=version.version_string())
-        validate.check_all(CONF)
-        rpc.check_transport_url()
+        load_config(args.config_file, args.config_dir)
     except (cfg.Error, exception.ConfigInvalid) as exc:
         fail(parser.prog, exc)
     if args.debug:
         CONF.set_override('debug', True)
     setup_logging(quiet)
     return args
+
+
+def load_config(config_files, config_dirs):
+    """Load the configuration files (the default ones if none) and check
+    every option; raises cfg.Error or ConfigInvalid."""
+    conf_args = []
+    for path in config_files:
+        conf_args += ['--config-file', path]
+    for path in config_dirs:
+        conf_args += ['--config-dir', path]
+    CONF(conf_args, project='sgconductor', version=version.version_string())
+    validate.check_all(CONF)
+    rpc.check_transport_url()
 
 
 def setup_logging(quiet=False):

@@ -10,6 +10,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
 
+from sgconductor.conf import api
 from sgconductor.conf import conductor
 from sgconductor.conf import database
 from sgconductor.conf import default
@@ -19,6 +20,7 @@ from sgconductor.conf import upgrade_levels
 CONF = cfg.CONF
 
 default.register_opts(CONF)
+api.register_opts(CONF)
 conductor.register_opts(CONF)
 database.register_opts(CONF)
 servicegroup.register_opts(CONF)

@@ -1,17 +1,19 @@
 """Entry point for oslo-config-generator.
 
 ``list_opts`` lists sgconductor's own options; the generator's other
-namespaces (oslo.messaging, oslo.db, oslo.log) list the libraries' options.
+namespaces (oslo.messaging, oslo.db, oslo.log, oslo.middleware,
+oslo.policy) list the libraries' options.
 oslo.db's sample shows ``[database] connection`` without sgconductor's
 default (SQLite under ``[DEFAULT] state_path``), which its help text states.
 """
 
+from sgconductor.conf import api
 from sgconductor.conf import conductor
 from sgconductor.conf import default
 from sgconductor.conf import servicegroup
 from sgconductor.conf import upgrade_levels
 
-_MODULES = (default, conductor, servicegroup, upgrade_levels)
+_MODULES = (default, api, conductor, servicegroup, upgrade_levels)
 
 
 def list_opts():

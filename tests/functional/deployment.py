@@ -8,9 +8,11 @@ test's tmp_path. Processes started here are always cleaned up.
 
 import json
 import os
+import socket
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
 import amqp
@@ -36,6 +38,8 @@ CONDUCTOR_START_TIMEOUT = 30
 CONDUCTOR_STOP_TIMEOUT = 15
 
 CONDUCTOR_READY = 'consuming topic'
+# Seconds sgconductor-api may take from start to serving.
+API_START_TIMEOUT = 30
 
 
 def _amqp_connection(transport_url):
@@ -244,6 +248,31 @@ class Deployment:
     def start_compute(self, name, *args, sections=None):
         return self._start('compute-%s' % name, 'sgconductor-compute', args,
                            sections=sections)
+
+    def start_api(self, sections=None):
+        """Start sgconductor-api on a free port and wait until it serves
+        the version document; returns its /v2.1 endpoint."""
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        api_sections = dict(sections or {})
+        api_sections['api'] = dict(api_sections.get('api', {}), port=port)
+        process = self._start('api', 'sgconductor-api',
+                              sections=api_sections)
+        endpoint = 'http://127.0.0.1:%d/v2.1' % port
+
+        def serving():
+            if not process.running():
+                raise AssertionError('sgconductor-api exited during '
+                                     'start-up\n' + self.describe())
+            try:
+                with urllib.request.urlopen(endpoint + '/', timeout=5):
+                    return True
+            except OSError:
+                return False
+        self.wait_for('sgconductor-api to serve', serving,
+                      API_START_TIMEOUT, interval=0.1)
+        return endpoint
 
     def read_log(self, name):
         try:

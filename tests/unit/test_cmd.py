@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from sgconductor.cmd import api as api_cmd
 from sgconductor.cmd import common
 from sgconductor.cmd import compute
 from sgconductor.cmd import conductor as conductor_cmd
@@ -50,6 +51,7 @@ def assert_one_line_error(err):
     (manage.main, ['service', 'purge', '--help']),
     (compute.main, ['--help']),
     (conductor_cmd.main, ['--help']),
+    (api_cmd.main, ['--help']),
 ])
 def test_every_command_has_help(capsys, main, argv):
     code, out, _ = run(main, argv, capsys)

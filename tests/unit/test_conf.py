@@ -3,30 +3,37 @@ import os
 
 import pytest
 from oslo_config import generator
+from oslo_policy import generator as policy_generator
 
 from sgconductor import exception
 from sgconductor.conf import opts
 from sgconductor.conf import validate
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-GENERATOR_CONF = os.path.join(ROOT, 'etc', 'sgconductor',
-                              'sgconductor-config-generator.conf')
-SAMPLE = os.path.join(ROOT, 'etc', 'sgconductor', 'sgconductor.conf.sample')
+ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    __file__))), 'etc', 'sgconductor')
 
 
-def test_sample_config_is_in_sync_with_the_code(tmp_path):
-    output = tmp_path / 'sample.conf'
-    generator.main(['--config-file', GENERATOR_CONF,
-                    '--output-file', str(output)])
-    assert filecmp.cmp(str(output), SAMPLE, shallow=False), (
-        'etc/sgconductor/sgconductor.conf.sample is stale; regenerate it '
-        'with: tox -e genconfig')
+@pytest.mark.parametrize('generate,generator_conf,sample,tox_env', [
+    (generator.main, 'sgconductor-config-generator.conf',
+     'sgconductor.conf.sample', 'genconfig'),
+    (policy_generator.generate_sample, 'sgconductor-policy-generator.conf',
+     'policy.yaml.sample', 'genpolicy'),
+])
+def test_samples_are_in_sync_with_the_code(tmp_path, generate,
+                                           generator_conf, sample, tox_env):
+    output = tmp_path / sample
+    generate(['--config-file', os.path.join(ETC, generator_conf),
+              '--output-file', str(output)])
+    assert filecmp.cmp(str(output), os.path.join(ETC, sample),
+                       shallow=False), (
+        'etc/sgconductor/%s is stale; regenerate it with: tox -e %s'
+        % (sample, tox_env))
 
 
 def test_list_opts_names_every_group():
     groups = {getattr(g, 'name', g) for g, _ in opts.list_opts()}
-    assert groups == {'DEFAULT', 'conductor', 'servicegroup', 'zookeeper',
-                      'upgrade_levels'}
+    assert groups == {'DEFAULT', 'api', 'conductor', 'servicegroup',
+                      'zookeeper', 'upgrade_levels'}
     for _, group_opts in opts.list_opts():
         for opt in group_opts:
             assert opt.help, '%s has no help text' % opt.name

@@ -1,0 +1,152 @@
+"""The sgconductor-api WSGI application.
+
+::
+
+    RequestId            X-OpenStack-Request-ID on every response
+     HTTPProxyToWSGI     honours X-Forwarded-* behind a proxy (if enabled)
+      RequestBodySizeLimiter   413 beyond [oslo_middleware]
+                               max_request_body_size
+       Root              / and /v2.1/: the version documents (public)
+        auth.wrap(...)   /v2.1/...: authentication ([api] auth_strategy)
+         API             routes, microversions, policy, Nova's faults
+
+``build_app()`` assembles it; ``sgconductor-api`` serves it standalone,
+``sgconductor.api.wsgi:application`` under uWSGI or mod_wsgi.
+"""
+
+import routes
+import webob
+import webob.dec
+import webob.exc
+from oslo_log import log as logging
+from oslo_middleware import http_proxy_to_wsgi
+from oslo_middleware import request_id
+from oslo_middleware import sizelimit
+
+from sgconductor import exception
+from sgconductor.api import auth
+from sgconductor.api import faults
+from sgconductor.api import microversion
+from sgconductor.api import policy
+from sgconductor.api import services
+from sgconductor.api import versions
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+
+LOG = logging.getLogger(__name__)
+
+API_PREFIX = 'v2.1'
+
+# What the conductor's errors become, first match wins.
+ERROR_CODES = (
+    (exception.ServiceNotFound, 404),
+    (exception.Invalid, 400),
+    (exception.ConductorTooOld, 409),
+    (exception.ConductorUnavailable, 503),
+    (exception.DatabaseUnavailable, 503),
+)
+
+
+def _json(status, body):
+    if body is None:
+        return webob.Response(status=status)
+    return webob.Response(status=status, content_type='application/json',
+                          charset='utf-8', json_body=body)
+
+
+def _fault_for(error):
+    for error_class, code in ERROR_CODES:
+        if isinstance(error, error_class):
+            return faults.Fault(code, exception.first_line(error))
+    return None
+
+
+class API:
+    """/v2.1/...: every handler of the compute API this service serves."""
+
+    def __init__(self, rpcapi, enforcer):
+        controller = services.ServiceController(rpcapi, enforcer)
+        self.mapper = routes.Mapper()
+        # Route name -> {HTTP method: handler}.
+        self.handlers = {}
+        self._connect('services', '/os-services', GET=controller.index)
+        self._connect('service', '/os-services/{id}',
+                      PUT=controller.update, DELETE=controller.delete)
+
+    def _connect(self, name, path, **handlers):
+        self.mapper.connect(name, path)
+        self.handlers[name] = handlers
+
+    def _handler(self, req):
+        found = self.mapper.routematch(req.path_info.rstrip('/') or '/')
+        if found is None:
+            raise faults.Fault(404, 'The resource could not be found.')
+        arguments, route = found
+        handlers = self.handlers[route.name]
+        if req.method not in handlers:
+            raise faults.Fault(405, 'The method %s is not allowed on this '
+                                    'resource.' % req.method)
+        return handlers[req.method], arguments
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        version = None
+        try:
+            handler, kwargs = self._handler(req)
+            version = microversion.from_request(req)
+            response = _json(*handler(req, version, **kwargs))
+        except faults.Fault as fault:
+            response = fault.response()
+        except exception.SGConductorException as error:
+            fault = _fault_for(error)
+            if fault is None:
+                LOG.error('%s %s failed: %s', req.method, req.path,
+                          exception.first_line(error))
+                fault = faults.Fault(500, 'Unexpected API Error: %s'
+                                     % exception.first_line(error))
+            response = fault.response()
+        except webob.exc.HTTPRequestEntityTooLarge as error:
+            # A chunked body found too long while it was read.
+            response = faults.Fault(413, error.explanation).response()
+        except Exception:
+            LOG.exception('%s %s failed unexpectedly', req.method, req.path)
+            response = faults.Fault(
+                500, 'Unexpected API Error. The sgconductor-api log has '
+                     'the details.').response()
+        if version is not None:
+            microversion.add_headers(response, version)
+        return response
+
+
+class Root:
+    """The version documents, without authentication; /v2.1/... to the
+    authenticated API."""
+
+    def __init__(self, api):
+        self.api = api
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        path = req.path_info.rstrip('/')
+        if path in ('', '/' + API_PREFIX):
+            if req.method not in ('GET', 'HEAD'):
+                return faults.Fault(405, 'The method %s is not allowed on '
+                                         'this resource.'
+                                    % req.method).response()
+            document = (versions.root if path == '' else versions.v21)(
+                req.application_url)
+            return _json(200, document)
+        if req.path_info_peek() == API_PREFIX:
+            req.path_info_pop()
+            return req.get_response(self.api)
+        return faults.Fault(404, 'The resource could not be found.'
+                            ).response()
+
+
+def build_app(rpcapi=None):
+    """The whole application. Raises ConfigInvalid if the policy file or
+    the authentication's configuration cannot be used."""
+    rpcapi = rpcapi or conductor_rpcapi.ConductorAPI()
+    app = Root(auth.wrap(API(rpcapi, policy.get_enforcer())))
+    app = sizelimit.RequestBodySizeLimiter(app)
+    app = http_proxy_to_wsgi.HTTPProxyToWSGI(app)
+    return request_id.RequestId(app)

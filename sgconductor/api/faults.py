@@ -1,0 +1,44 @@
+"""Errors as Nova's API answers them.
+
+A handler raises ``Fault(code, message)``; the application renders it as
+Nova does: ``{"badRequest": {"code": 400, "message": "..."}}``, the outer
+key named after the status (``computeFault`` for any other).
+"""
+
+import webob
+
+# Nova's names (nova/api/openstack/wsgi.py, Fault._fault_names).
+FAULT_NAMES = {
+    400: 'badRequest',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'itemNotFound',
+    405: 'badMethod',
+    409: 'conflictingRequest',
+    413: 'overLimit',
+    415: 'badMediaType',
+    429: 'overLimit',
+    501: 'notImplemented',
+    503: 'serviceUnavailable',
+}
+
+# Longest message sent back: an echoed value must not make a huge answer.
+MAX_MESSAGE = 1000
+
+
+class Fault(Exception):
+    """An error response to send: status ``code`` and one-line message."""
+
+    def __init__(self, code, message):
+        if len(message) > MAX_MESSAGE:
+            message = message[:MAX_MESSAGE - 3] + '...'
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def response(self):
+        name = FAULT_NAMES.get(self.code, 'computeFault')
+        return webob.Response(
+            status=self.code, content_type='application/json',
+            charset='utf-8',
+            json_body={name: {'code': self.code, 'message': self.message}})

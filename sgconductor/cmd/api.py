@@ -1,0 +1,64 @@
+"""sgconductor-api: the os-services REST API, served standalone.
+
+A threaded wsgiref server, enough for a test bed and a small cloud; run
+``sgconductor.api.wsgi:application`` under uWSGI or mod_wsgi in
+production.
+"""
+
+import signal
+import socketserver
+import threading
+from wsgiref import simple_server
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from sgconductor import exception
+from sgconductor import rpc
+from sgconductor.api import app
+from sgconductor.cmd import common
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+PROG = 'sgconductor-api'
+
+
+class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    daemon_threads = True
+
+
+class _Handler(simple_server.WSGIRequestHandler):
+    """Request lines to the log instead of stderr."""
+
+    def log_message(self, format, *args):
+        LOG.info('%s %s', self.address_string(), format % args)
+
+
+def main(argv=None):
+    parser = common.make_parser(
+        PROG, 'Serve Nova\'s os-services API (/v2.1/os-services) on '
+              '[api] host_ip and port; every change goes to the conductor '
+              'over RPC. Stops cleanly on SIGTERM.')
+    common.setup(parser, argv)
+    try:
+        application = app.build_app()
+        server = simple_server.make_server(
+            CONF.api.host_ip, CONF.api.port, application,
+            server_class=_Server, handler_class=_Handler)
+    except (exception.SGConductorException, OSError) as exc:
+        common.fail(PROG, exc)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever(), which runs in this thread.
+        threading.Thread(target=server.shutdown).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    LOG.info('Serving the compute API on http://%s:%s/v2.1/ (auth: %s)',
+             CONF.api.host_ip, server.server_port, CONF.api.auth_strategy)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        rpc.cleanup()
