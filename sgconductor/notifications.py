@@ -3,10 +3,13 @@
 The conductor emits ``service.create`` (a service registered for the
 first time), ``service.update`` (an operator disabled, enabled, forced
 down or up) and ``service.delete`` (deleted or purged), each with Nova's
-``ServiceStatusPayload``, through an oslo.messaging Notifier: nothing is
-sent unless ``[oslo_messaging_notifications] driver`` is set (e.g.
-``messagingv2``), to its ``topics`` on its ``transport_url`` (by default
-the RPC one).
+``ServiceStatusPayload``, and ``service.state`` (the service went up or
+down, ``statewatch.py``) with a ``ServiceStatePayload``: the same fields
+plus ``state``, ``previous_state`` and ``reason``, at priority WARN when
+the service went down. They go through an oslo.messaging Notifier:
+nothing is sent unless ``[oslo_messaging_notifications] driver`` is set
+(e.g. ``messagingv2``), to its ``topics`` on its ``transport_url`` (by
+default the RPC one).
 
 Notifications are sent from a thread of their own, so a registration
 storm or an unreachable broker never slows down a write: at most
@@ -33,6 +36,11 @@ PUBLISHER = 'sgconductor-conductor'
 PAYLOAD_NAME = 'ServiceStatusPayload'
 PAYLOAD_NAMESPACE = 'nova'
 PAYLOAD_VERSION = '1.1'
+# service.state's payload: Nova has none (it lists up/down notifications
+# as future work), so it is ours.
+STATE_PAYLOAD_NAME = 'ServiceStatePayload'
+STATE_PAYLOAD_NAMESPACE = 'sgconductor'
+STATE_PAYLOAD_VERSION = '1.0'
 # Notifications waiting to be sent, at most.
 QUEUE_SIZE = 10000
 # Connection attempts per notification: the thread must not block on an
@@ -69,6 +77,17 @@ def payload(service):
     }
 
 
+def state_payload(service, previous, reason):
+    """service.state's payload: Nova's fields, and the change."""
+    body = payload(service)
+    body['nova_object.name'] = STATE_PAYLOAD_NAME
+    body['nova_object.namespace'] = STATE_PAYLOAD_NAMESPACE
+    body['nova_object.version'] = STATE_PAYLOAD_VERSION
+    body['nova_object.data'].update(state=service.notified_state,
+                                    previous_state=previous, reason=reason)
+    return body
+
+
 class ServiceNotifier:
     """Emits service notifications for one conductor process."""
 
@@ -78,6 +97,10 @@ class ServiceNotifier:
         self._overflowing = False
         self._notifier = None
         self._thread = threads.Loop('sgconductor-notifier', self._run)
+
+    @property
+    def enabled(self):
+        return self._notifier is not None
 
     def start(self):
         # No driver at all sends nothing, but is "enabled" to oslo.
@@ -107,19 +130,25 @@ class ServiceNotifier:
                     self._queue.qsize())
 
     def created(self, service):
-        self._emit('service.create', service)
+        self._emit('service.create', payload(service))
 
     def updated(self, service):
-        self._emit('service.update', service)
+        self._emit('service.update', payload(service))
 
     def deleted(self, service):
-        self._emit('service.delete', service)
+        self._emit('service.delete', payload(service))
 
-    def _emit(self, event_type, service):
+    def state_changed(self, service, previous, reason):
+        """``service`` (whose notified_state is the new state) went from
+        ``previous`` to that state, for ``reason`` (None when up)."""
+        self._emit('service.state', state_payload(service, previous, reason),
+                   'info' if service.notified_state == 'up' else 'warn')
+
+    def _emit(self, event_type, body, priority='info'):
         if self._notifier is None:
             return
         try:
-            self._queue.put_nowait((event_type, payload(service)))
+            self._queue.put_nowait((event_type, body, priority))
         except queue.Full:
             self.dropped += 1
             if not self._overflowing:
@@ -138,11 +167,11 @@ class ServiceNotifier:
                 continue
             self._send(*event)
 
-    def _send(self, event_type, body):
+    def _send(self, event_type, body, priority):
         # oslo.messaging logs a notification it could not send; anything
         # else must not end the thread either.
         try:
-            self._notifier.info(oslo_context.get_admin_context(), event_type,
-                                body)
+            getattr(self._notifier, priority)(
+                oslo_context.get_admin_context(), event_type, body)
         except Exception:
             LOG.exception('Could not send %s.', event_type)

@@ -22,7 +22,6 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from sgconductor import exception
 from sgconductor import notifications
 from sgconductor import reporter
 from sgconductor import rpc
@@ -84,8 +83,10 @@ class Conductor:
     version server of the versions topic, and, unless ``with_intake`` is
     False, an Intake in the same process (tests, the demo). With
     ``report_self`` (one process per host), it also registers and reports
-    this host's conductor, and every minute looks for services that died
-    or came back (``ConductorManager.announce_version_expiry``).
+    this host's conductor, every minute looks for services that died or
+    came back (``ConductorManager.announce_version_expiry``), and every
+    ``[conductor] state_check_interval`` for services that went up or down
+    (``ConductorManager.notify_state_changes``).
 
     ``transport`` defaults to the process-wide one; an in-process conductor
     beside clients (tests, the demo) may want its own, so that a client
@@ -102,9 +103,18 @@ class Conductor:
             manager.RPC_API_VERSION)
         self.intake = Intake() if with_intake else None
         self.self_report = self._self_report() if report_self else None
-        self.version_sweep = threads.Loop(
-            'sgconductor-version-sweep',
-            self._sweep_versions) if report_self else None
+        # What one process per host does for the whole deployment.
+        self.watchers = [
+            threads.Periodic(
+                'sgconductor-version-sweep', VERSION_SWEEP_INTERVAL,
+                self.manager.announce_version_expiry,
+                'look for services that died or came back'),
+            threads.Periodic(
+                'sgconductor-state-watch',
+                CONF.conductor.state_check_interval,
+                self.manager.notify_state_changes,
+                'look for services that went up or down'),
+        ] if report_self else []
 
     def _self_report(self):
         topic = CONF.conductor.topic
@@ -115,21 +125,6 @@ class Conductor:
             membership=self.manager.servicegroup.join(
                 pinning.CONDUCTOR_BINARY, CONF.host))],
             CONF.report_interval)
-
-    def _sweep_versions(self):
-        """Announce version bounds that changed with time alone (see
-        ConductorManager.announce_version_expiry)."""
-        while True:
-            try:
-                self.manager.announce_version_expiry()
-            except exception.SGConductorException as exc:
-                LOG.warning('Could not look for services that died or came '
-                            'back: %s', exc)
-            except Exception:
-                LOG.exception('Looking for services that died or came back '
-                              'failed.')
-            if self.version_sweep.stopping.wait(VERSION_SWEEP_INTERVAL):
-                return
 
     def start(self):
         self.manager.init_host()
@@ -144,12 +139,14 @@ class Conductor:
         self.server.start()
         if self.self_report is not None:
             self.self_report.start()
-            self.version_sweep.start()
+        for watcher in self.watchers:
+            watcher.start()
 
     def stop(self):
         """Finish the calls in hand, then write the last heartbeats."""
+        for watcher in self.watchers:
+            watcher.stop()
         if self.self_report is not None:
-            self.version_sweep.stop()
             self.self_report.stop()
         self.server.stop()
         self.server.wait()

@@ -1,6 +1,12 @@
-"""A background thread that runs until asked to stop."""
+"""Background threads that run until asked to stop."""
 
 import threading
+
+from oslo_log import log as logging
+
+from sgconductor import exception
+
+LOG = logging.getLogger(__name__)
 
 
 class Loop:
@@ -37,3 +43,26 @@ class Loop:
         self._thread.join()
         self._thread = None
         return True
+
+
+class Periodic(Loop):
+    """Runs ``work()`` at once, then every ``interval`` seconds, until
+    stopped. A failure is logged (``what`` names the work) and the next
+    run comes on time: the thread never dies."""
+
+    def __init__(self, name, interval, work, what):
+        super().__init__(name, self._run)
+        self.interval = interval
+        self.work = work
+        self.what = what
+
+    def _run(self):
+        while True:
+            try:
+                self.work()
+            except exception.SGConductorException as exc:
+                LOG.warning('Could not %s: %s', self.what, exc)
+            except Exception:
+                LOG.exception('Could not %s.', self.what)
+            if self.stopping.wait(self.interval):
+                return

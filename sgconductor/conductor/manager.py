@@ -20,6 +20,7 @@ from sgconductor import exception
 from sgconductor import notifications
 from sgconductor.conductor import announcer
 from sgconductor.conductor import reports
+from sgconductor.conductor import statewatch
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
 from sgconductor.servicegroup import api as servicegroup_api
@@ -309,6 +310,15 @@ class ConductorManager:
         return self.dbapi.service_get_max_versions(
             validation.check_binaries(binaries, validation.invalid),
             self._alive_since())
+
+    def notify_state_changes(self):
+        """Notify service.state for each service that went up or down
+        since the last look (statewatch.py); nothing without
+        notifications. ``service.Conductor`` runs it every [conductor]
+        state_check_interval in one process per host."""
+        if self.notifier.enabled:
+            statewatch.notify_state_changes(self.dbapi, self.servicegroup,
+                                            self.notifier)
 
     def announce_version_expiry(self):
         """Announce the binaries whose version bounds changed without a

@@ -48,6 +48,16 @@ opts = [
              'frame; a worker that dies leaves at most this many to be '
              'delivered again (to another worker) and counted.'),
     cfg.IntOpt(
+        'state_check_interval',
+        default=10,
+        min=1,
+        help='Seconds between two looks for services that went up or down, '
+             'by one conductor process per host, to emit service.state '
+             'notifications (only with [oslo_messaging_notifications] '
+             'driver set). A service that goes down is notified within '
+             'service_down_time plus this; each look reads every service '
+             'once.'),
+    cfg.IntOpt(
         'dead_after',
         default=86400,
         min=60,

@@ -2,6 +2,8 @@
 a listener in this process receives, as a consumer of Nova's
 notifications would."""
 
+import contextlib
+
 import oslo_messaging as messaging
 from oslo_config import cfg
 
@@ -16,13 +18,19 @@ class Collector:
         self.received = []
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        self.received.append(
-            (event_type, payload['nova_object.data']['host']))
+        data = payload['nova_object.data']
+        self.received.append((event_type, data['host'])
+                             if event_type != 'service.state' else
+                             (event_type, data['host'], data['state']))
+
+    warn = info
 
 
-def test_service_changes_are_notified(deployment, client):
-    d = deployment
-    topic = d.topic + '-notifications'
+@contextlib.contextmanager
+def notifications(deployment, **conductor):
+    """A listener on the deployment's notification topic, then its
+    conductor, emitting there; yields what the listener receives."""
+    topic = deployment.topic + '-notifications'
     transport = messaging.get_notification_transport(cfg.CONF)
     collector = Collector()
     listener = messaging.get_notification_listener(
@@ -30,8 +38,20 @@ def test_service_changes_are_notified(deployment, client):
         executor='threading')
     listener.start()  # declares the queue before anything is emitted
     try:
-        d.start_conductor(sections={'oslo_messaging_notifications': {
-            'driver': 'messagingv2', 'topics': topic}})
+        deployment.start_conductor(sections={
+            'oslo_messaging_notifications': {'driver': 'messagingv2',
+                                             'topics': topic},
+            'conductor': conductor})
+        yield collector.received
+    finally:
+        listener.stop()
+        listener.wait()
+        transport.cleanup()
+
+
+def test_service_changes_are_notified(deployment, client):
+    d = deployment
+    with notifications(d) as received:
         ctxt = conductor_rpcapi.admin_context()
         client.register_service(ctxt, {'host': 'cn1', 'binary': BINARY,
                                        'version': 2})
@@ -40,9 +60,23 @@ def test_service_changes_are_notified(deployment, client):
         expected = [('service.create', 'cn1'), ('service.update', 'cn1'),
                     ('service.delete', 'cn1')]
         d.wait_for('three notifications',
-                   lambda: [e for e in collector.received
+                   lambda: [e for e in received
                             if e[1] == 'cn1'] == expected, TIMEOUT)
-    finally:
-        listener.stop()
-        listener.wait()
-        transport.cleanup()
+
+
+def test_a_compute_going_down_and_up_is_notified(deployment, client):
+    d = deployment
+    with notifications(d, state_check_interval=1) as received:
+        compute = d.start_compute('cn1', '--host', 'cn1')
+        d.wait_for('cn1 registered',
+                   lambda: ('service.create', 'cn1') in received, TIMEOUT)
+        compute.stop(TIMEOUT)
+        d.wait_for('cn1 notified down',
+                   lambda: ('service.state', 'cn1', 'down') in received,
+                   TIMEOUT)
+        d.start_compute('cn1-again', '--host', 'cn1')
+        d.wait_for('cn1 notified up',
+                   lambda: ('service.state', 'cn1', 'up') in received,
+                   TIMEOUT)
+        assert [e for e in received if e[0] == 'service.state'] == [
+            ('service.state', 'cn1', 'down'), ('service.state', 'cn1', 'up')]

@@ -17,6 +17,22 @@ def _compute(host):
     return {'host': host, 'binary': 'nova-compute'}
 
 
+def test_notified_state_is_compare_and_set(db):
+    service, _ = upsert(db)
+    first = db.service_set_notified_states([(service.id, None, 'up')])
+    assert [(row.id, row.notified_state, old) for row, old in first] == [
+        (service.id, 'up', None)]
+    # A second conductor that judged the same change gets nothing back.
+    assert db.service_set_notified_states([(service.id, None, 'up')]) == []
+    moved = db.service_set_notified_states([(service.id, 'up', 'down')])
+    assert [(row.notified_state, old) for row, old in moved] == [
+        ('down', 'up')]
+    assert moved[0][0].updated_at == first[0][0].updated_at
+    assert db.service_set_notified_states([(service.id, 'up', 'down')]) == []
+    db.service_destroy(_compute('host1'), NOW)
+    assert db.service_set_notified_states([(service.id, 'down', 'up')]) == []
+
+
 # alive_since of the version bounds: a day before NOW.
 DAY_AGO = NOW - datetime.timedelta(days=1)
 

@@ -13,11 +13,18 @@ TOPIC = 'sgunit-notifications'
 
 
 class Collector:
+    """Notifications received at INFO; those at WARN in ``warned``."""
+
     def __init__(self):
         self.received = []
+        self.warned = []
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
         self.received.append((publisher_id, event_type, payload))
+
+    def warn(self, ctxt, publisher_id, event_type, payload, metadata):
+        self.warned.append(event_type)
+        self.info(ctxt, publisher_id, event_type, payload, metadata)
 
 
 @pytest.fixture
@@ -32,7 +39,7 @@ def notified(conf, db):
         transport, [messaging.Target(topic=TOPIC)], [collector],
         executor='threading')
     listener.start()
-    yield collector.received
+    yield collector
     listener.stop()
     listener.wait()
     transport.cleanup()
@@ -46,6 +53,7 @@ def _events(received, count):
 
 def test_create_update_delete_and_purge_are_notified(notified, rpcapi,
                                                      ctxt, db):
+    notified = notified.received
     rpcapi.register_service(ctxt, report('cn1', version=2))
     rpcapi.register_service(ctxt, report('cn1', version=2))  # a restart
     rpcapi.register_service(ctxt, report('gone', version=2))
@@ -92,3 +100,49 @@ def test_a_full_queue_drops_and_warns_once(conf, caplog, monkeypatch):
         notifier.created(row)
     assert notifier.dropped == 3
     assert caplog.text.count('notifications wait to be sent') == 1
+
+
+def _state_changes(received, count):
+    def changes():
+        return [(data['host'], data['previous_state'], data['state'],
+                 data['reason'])
+                for _, event_type, payload in received
+                if event_type == 'service.state'
+                for data in [payload['nova_object.data']]]
+    wait_for(lambda: len(changes()) >= count)
+    return changes()
+
+
+def test_going_down_and_up_is_notified_once(notified, rpcapi, ctxt, db,
+                                            conductor):
+    manager = conductor.manager
+    rpcapi.register_service(ctxt, report('cn1'))
+    rpcapi.register_service(ctxt, report('cn2'))
+    # The first judgement is recorded, not notified: service.create was.
+    manager.notify_state_changes()
+    last_seen(db, 'cn1', 100)
+    manager.notify_state_changes()
+    manager.notify_state_changes()
+    rpcapi.service_update(ctxt, 'cn2', 'nova-compute',
+                          {'forced_down': True})
+    manager.notify_state_changes()
+    rpcapi.register_service(ctxt, report('cn1'))
+    manager.notify_state_changes()
+    changes = _state_changes(notified.received, 3)
+    assert changes == [
+        ('cn1', 'up', 'down', 'no report for 100 s'),
+        ('cn2', 'up', 'down', 'forced down'),
+        ('cn1', 'down', 'up', None)]
+    assert notified.warned == ['service.state', 'service.state']
+    _, _, body = [n for n in notified.received
+                  if n[1] == 'service.state'][0]
+    assert (body['nova_object.name'], body['nova_object.namespace'],
+            body['nova_object.version']) == (
+        'ServiceStatePayload', 'sgconductor', '1.0')
+
+
+def test_state_is_not_watched_without_notifications(conductor, rpcapi, ctxt,
+                                                   db):
+    rpcapi.register_service(ctxt, report('cn1'))
+    conductor.manager.notify_state_changes()
+    assert [s.notified_state for s in db.service_get_all()] == [None]

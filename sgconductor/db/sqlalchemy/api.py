@@ -4,6 +4,7 @@ Only the conductor imports this module: it is the single writer of the
 services table. Every function opens its own enginefacade transaction.
 """
 
+import collections
 import functools
 import sys
 import threading
@@ -422,6 +423,39 @@ def service_destroy_silent(ids, silent_since, now):
                 deleted.extend(session.execute(
                     sa.select(service).where(service.c.id.in_(found))))
     return deleted
+
+
+@_translate_db_errors
+def service_set_notified_states(changes):
+    """Compare and set ``notified_state``: for each ``(id, old, new)``,
+    write ``new`` to the live service ``id`` if its notified_state is
+    still ``old`` (None: never set), in one transaction. Returns ``(row,
+    old)`` for each service written: of several conductors that judged
+    the same change, only one gets it back."""
+    service = models.Service.__table__
+    moves = collections.defaultdict(list)
+    for service_id, old, new in changes:
+        moves[(old or '', new)].append(service_id)
+    written = []
+    with _writer() as session:
+        for (old, new), ids in sorted(moves.items()):
+            still = (service.c.notified_state == old if old
+                     else service.c.notified_state.is_(None))
+            for chunk in _chunks(sorted(ids)):
+                found = list(session.execute(
+                    sa.select(service.c.id).where(
+                        service.c.id.in_(chunk), service.c.deleted == 0,
+                        still).with_for_update()).scalars())
+                if not found:
+                    continue
+                # Not an update an operator would see: updated_at stays.
+                session.execute(service.update()
+                                .where(service.c.id.in_(found))
+                                .values(notified_state=new,
+                                        updated_at=service.c.updated_at))
+                written.extend((row, old or None) for row in session.execute(
+                    sa.select(service).where(service.c.id.in_(found))))
+    return written
 
 
 @functools.lru_cache(maxsize=256)

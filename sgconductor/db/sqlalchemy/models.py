@@ -57,6 +57,10 @@ class Service(models.TimestampMixin, models.SoftDeleteMixin, Base):
     forced_down = Column(Boolean, nullable=False, default=False)
     last_seen_up = Column(DateTime, nullable=True)
     version = Column(Integer, nullable=False, default=0)
+    # 'up' or 'down': what the last service.state notification said (or,
+    # before the first, the first judgement), so that each transition is
+    # notified once, by one conductor (statewatch.py).
+    notified_state = Column(String(8), nullable=True)
 
 
 class ReportProgress(Base):
