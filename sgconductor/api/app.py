@@ -34,8 +34,6 @@ from sgconductor.conductor import rpcapi as conductor_rpcapi
 
 LOG = logging.getLogger(__name__)
 
-API_PREFIX = 'v2.1'
-
 # What the conductor's errors become, first match wins.
 ERROR_CODES = (
     (exception.ServiceNotFound, 404),
@@ -53,6 +51,16 @@ def _json(status, body):
                           charset='utf-8', json_body=body)
 
 
+def _not_found():
+    return faults.Fault(404, 'The resource could not be found.')
+
+
+def _not_allowed(method, allowed):
+    return faults.Fault(405, 'The method %s is not allowed on this '
+                             'resource.' % method,
+                        headers={'Allow': ', '.join(sorted(allowed))})
+
+
 def _fault_for(error):
     for error_class, code in ERROR_CODES:
         if isinstance(error, error_class):
@@ -63,12 +71,13 @@ def _fault_for(error):
 class API:
     """/v2.1/...: every handler of the compute API this service serves."""
 
-    def __init__(self, rpcapi, enforcer):
-        controller = services.ServiceController(rpcapi, enforcer)
+    def __init__(self, rpcapi, rules):
+        controller = services.ServiceController(rpcapi, rules)
         self.mapper = routes.Mapper()
         # Route name -> {HTTP method: handler}.
         self.handlers = {}
         self._connect('services', '/os-services', GET=controller.index)
+        self._connect('purge', '/os-services/purge', POST=controller.purge)
         self._connect('service', '/os-services/{id}',
                       PUT=controller.update, DELETE=controller.delete)
 
@@ -79,12 +88,11 @@ class API:
     def _handler(self, req):
         found = self.mapper.routematch(req.path_info.rstrip('/') or '/')
         if found is None:
-            raise faults.Fault(404, 'The resource could not be found.')
+            raise _not_found()
         arguments, route = found
         handlers = self.handlers[route.name]
         if req.method not in handlers:
-            raise faults.Fault(405, 'The method %s is not allowed on this '
-                                    'resource.' % req.method)
+            raise _not_allowed(req.method, handlers)
         return handlers[req.method], arguments
 
     @webob.dec.wsgify
@@ -99,7 +107,8 @@ class API:
         except exception.SGConductorException as error:
             fault = _fault_for(error)
             if fault is None:
-                LOG.error('%s %s failed: %s', req.method, req.path,
+                LOG.error('%s %r failed: %s', req.method,
+                          req.environ['PATH_INFO'],
                           exception.first_line(error))
                 fault = faults.Fault(500, 'Unexpected API Error: %s'
                                      % exception.first_line(error))
@@ -108,7 +117,8 @@ class API:
             # A chunked body found too long while it was read.
             response = faults.Fault(413, error.explanation).response()
         except Exception:
-            LOG.exception('%s %s failed unexpectedly', req.method, req.path)
+            LOG.exception('%s %r failed unexpectedly', req.method,
+                          req.environ['PATH_INFO'])
             response = faults.Fault(
                 500, 'Unexpected API Error. The sgconductor-api log has '
                      'the details.').response()
@@ -126,27 +136,28 @@ class Root:
 
     @webob.dec.wsgify
     def __call__(self, req):
-        path = req.path_info.rstrip('/')
-        if path in ('', '/' + API_PREFIX):
+        try:
+            path = req.path_info.rstrip('/')
+        except UnicodeDecodeError:
+            return faults.Fault(400, 'The URL is not valid UTF-8.'
+                                ).response()
+        if path in ('', '/' + versions.PREFIX):
             if req.method not in ('GET', 'HEAD'):
-                return faults.Fault(405, 'The method %s is not allowed on '
-                                         'this resource.'
-                                    % req.method).response()
+                return _not_allowed(req.method, ('GET', 'HEAD')).response()
             document = (versions.root if path == '' else versions.v21)(
                 req.application_url)
             return _json(200, document)
-        if req.path_info_peek() == API_PREFIX:
+        if req.path_info_peek() == versions.PREFIX:
             req.path_info_pop()
             return req.get_response(self.api)
-        return faults.Fault(404, 'The resource could not be found.'
-                            ).response()
+        return _not_found().response()
 
 
 def build_app(rpcapi=None):
     """The whole application. Raises ConfigInvalid if the policy file or
     the authentication's configuration cannot be used."""
     rpcapi = rpcapi or conductor_rpcapi.ConductorAPI()
-    app = Root(auth.wrap(API(rpcapi, policy.get_enforcer())))
+    app = Root(auth.wrap(API(rpcapi, policy.Policy())))
     app = sizelimit.RequestBodySizeLimiter(app)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app)
     return request_id.RequestId(app)

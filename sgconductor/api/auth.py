@@ -32,7 +32,7 @@ def _request_id(environ):
     return environ.get('openstack.request_id')
 
 
-class _Context:
+class _ContextMiddleware:
     """Sets ``environ[CONTEXT_KEY]`` from ``make(environ)``, then calls
     the application."""
 
@@ -64,7 +64,11 @@ def _noauth_context(environ):
 
 class BasicAuth(basic_auth.BasicAuthMiddleware):
     """BasicAuthMiddleware whose 401 asks for credentials
-    (WWW-Authenticate), so that curl and browsers know what to send."""
+    (WWW-Authenticate), so that curl and browsers know what to send.
+
+    Beware: the base class turns any exception below it into a 401
+    logged at INFO, so whatever runs inside (the context, the API) must
+    not raise; the API answers every error itself."""
 
     def format_exception(self, e):
         LOG.info('Unauthenticated request refused: %s',
@@ -77,7 +81,8 @@ class BasicAuth(basic_auth.BasicAuthMiddleware):
 def _http_basic(application):
     path = CONF.oslo_middleware.http_basic_auth_user_file
     try:
-        return BasicAuth(_Context(application, _basic_auth_context))
+        return BasicAuth(_ContextMiddleware(application,
+                                            _basic_auth_context))
     except (middleware_exceptions.ConfigInvalid, webob.exc.HTTPException):
         # A missing or unreadable file, or an entry that is not bcrypt.
         raise exception.ConfigInvalid(
@@ -96,14 +101,15 @@ def _keystone(application):
             reason='keystone needs keystonemiddleware: pip install '
                    '"sgconductor[keystone]"')
     return auth_token.AuthProtocol(
-        _Context(application, oslo_context.RequestContext.from_environ),
+        _ContextMiddleware(application,
+                           oslo_context.RequestContext.from_environ),
         {'oslo_config_config': CONF})
 
 
 def _noauth(application):
     LOG.warning('[api] auth_strategy = noauth: every request is served '
                 'as an admin\'s, unauthenticated.')
-    return _Context(application, _noauth_context)
+    return _ContextMiddleware(application, _noauth_context)
 
 
 _STRATEGIES = {

@@ -24,21 +24,32 @@ FAULT_NAMES = {
 
 # Longest message sent back: an echoed value must not make a huge answer.
 MAX_MESSAGE = 1000
+# Longest value a message echoes in full.
+MAX_SHOWN = 64
+
+
+def shown(value):
+    """``value`` as an error message echoes it: cut if long."""
+    return value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + '...'
 
 
 class Fault(Exception):
-    """An error response to send: status ``code`` and one-line message."""
+    """An error response to send: status ``code``, a one-line message
+    and any ``headers`` it needs (Allow, with a 405)."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, headers=None):
         if len(message) > MAX_MESSAGE:
             message = message[:MAX_MESSAGE - 3] + '...'
         super().__init__(message)
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
     def response(self):
         name = FAULT_NAMES.get(self.code, 'computeFault')
-        return webob.Response(
+        response = webob.Response(
             status=self.code, content_type='application/json',
             charset='utf-8',
             json_body={name: {'code': self.code, 'message': self.message}})
+        response.headers.update(self.headers)
+        return response

@@ -30,7 +30,9 @@ FORCED_DOWN = (2, 11)
 UUID_FOR_ID = (2, 53)
 STRICT_QUERY = (2, 75)
 
-_FORMAT = re.compile(r'([1-9][0-9]*)\.([1-9][0-9]*|0)\Z')
+# Nova's format, with at most 6 digits a number (int() of thousands of
+# digits is refused by Python itself).
+_FORMAT = re.compile(r'([1-9][0-9]{0,5})\.([1-9][0-9]{0,5}|0)\Z')
 
 
 def to_string(version):
@@ -48,10 +50,9 @@ def from_request(req):
         return MAX_VERSION
     match = _FORMAT.match(text.strip())
     if not match:
-        shown = text if len(text) <= 20 else text[:20] + '...'
         raise faults.Fault(400, 'API Version String %s is of invalid '
                                 'format. Must be of format '
-                                'MajorNum.MinorNum.' % shown)
+                                'MajorNum.MinorNum.' % faults.shown(text))
     version = (int(match.group(1)), int(match.group(2)))
     if not MIN_VERSION <= version <= MAX_VERSION:
         raise faults.Fault(406, 'Version %s is not supported by the API. '

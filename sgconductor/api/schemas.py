@@ -41,6 +41,16 @@ UPDATE_V253 = {
     'additionalProperties': False,
 }
 
+# POST /os-services/purge (sgconductor's own).
+PURGE = {
+    'type': 'object',
+    'properties': {'down_for': {'type': 'integer', 'minimum': 0,
+                                'maximum': validation.MAX_VERSION},
+                   'dry_run': {'type': 'boolean'}},
+    'required': ['down_for'],
+    'additionalProperties': False,
+}
+
 JSON_TYPES = ('application/json', 'application/vnd.openstack.compute+json')
 
 
@@ -54,10 +64,16 @@ def _message(error):
 
 def validate(schema, instance):
     """Fault 400 with Nova's message unless ``instance`` fits."""
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft4Validator(schema).iter_errors(instance))
+    try:
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft4Validator(schema).iter_errors(instance))
+        message = error and _message(error)
+    except RecursionError:
+        # Nested deeper than the validator (or repr) can follow, though
+        # not deeper than the JSON parser could.
+        raise faults.Fault(400, 'Malformed request body')
     if error is not None:
-        raise faults.Fault(400, _message(error))
+        raise faults.Fault(400, message)
     return instance
 
 

@@ -8,6 +8,7 @@ can be changed (Nova allows only nova-compute), ``state`` may be
 """
 
 import datetime
+import re
 
 from oslo_utils import strutils
 from oslo_utils import uuidutils
@@ -20,13 +21,14 @@ from sgconductor.api import policy
 from sgconductor.api import schemas
 from sgconductor.conductor import validation
 
-# The integer ids before 2.53 are the table's primary key.
-MAX_ID = validation.MAX_VERSION
-
 _NOVA_TIME = '%Y-%m-%dT%H:%M:%S.%f'
+# What Nova's validate_integer takes for an id before 2.53.
+_INTEGER = re.compile(r'-?[0-9]+\Z')
 
 
 def _nova_time(isotime):
+    """Nova's form of a time: always with microseconds, no zone (the
+    conductor's times are UTC)."""
     if isotime is None:
         return None
     return datetime.datetime.fromisoformat(isotime).strftime(_NOVA_TIME)
@@ -52,37 +54,42 @@ def view(service, version):
 
 
 class ServiceController:
-    """GET, PUT and DELETE on /os-services. Each handler returns (status,
-    body) or raises faults.Fault."""
+    """GET, PUT and DELETE on /os-services, and POST on
+    /os-services/purge. Each handler returns (status, body) or raises
+    faults.Fault."""
 
-    def __init__(self, rpcapi, enforcer):
+    def __init__(self, rpcapi, rules):
         self.rpcapi = rpcapi
-        self.enforcer = enforcer
+        self.rules = rules
 
-    def _context(self, req, action):
+    def _context(self, req, rule):
         context = req.environ[auth.CONTEXT_KEY]
-        policy.authorize(self.enforcer, context, policy.SERVICES % action)
+        self.rules.authorize(context, rule)
         return context
 
     def index(self, req, version):
-        context = self._context(req, 'list')
+        context = self._context(req, policy.SERVICES % 'list')
         wanted = schemas.query(
             req, ('host', 'binary'),
             strict=version >= microversion.STRICT_QUERY)
-        services = self.rpcapi.service_get_all(
-            context, host=wanted['host'] or None,
-            binary=wanted['binary'] or None)
+        # Empty values filter nothing, as in Nova.
+        host, binary = wanted['host'] or None, wanted['binary'] or None
+        if not all(map(_could_be_name, (host, binary))):
+            # No service has such a name: Nova lists nothing, and so do we
+            # (the conductor would refuse the filter).
+            return 200, {'services': []}
+        services = self.rpcapi.service_get_all(context, host=host,
+                                               binary=binary)
         return 200, {'services': [view(s, version) for s in services]}
 
     def update(self, req, version, id):
-        context = self._context(req, 'update')
+        context = self._context(req, policy.SERVICES % 'update')
         if version >= microversion.UUID_FOR_ID:
             return self._update_by_uuid(req, context, version, id)
         return self._action(req, context, version, id)
 
     def _update_by_uuid(self, req, context, version, service_id):
-        if not uuidutils.is_uuid_like(service_id):
-            raise faults.Fault(400, 'Invalid uuid %s' % service_id)
+        _check_uuid(service_id)
         body = schemas.body(req, schemas.UPDATE_V253)
         values = {}
         if body.get('status') == 'enabled':
@@ -100,8 +107,10 @@ class ServiceController:
             raise faults.Fault(400, "No updates were requested. Fields "
                                     "'status' or 'forced_down' should be "
                                     "specified.")
-        service = self._found(service_id, self.rpcapi.service_update_by_uuid,
-                              context, service_id, values)
+        # Not found: the conductor's "Service <uuid> could not be found.",
+        # Nova's words here.
+        service = self.rpcapi.service_update_by_uuid(context, service_id,
+                                                     values)
         return 200, {'service': view(service, version)}
 
     def _action(self, req, context, version, action):
@@ -137,26 +146,43 @@ class ServiceController:
         return 200, {'service': answer}
 
     def delete(self, req, version, id):
-        context = self._context(req, 'delete')
+        context = self._context(req, policy.SERVICES % 'delete')
         if version >= microversion.UUID_FOR_ID:
-            if not uuidutils.is_uuid_like(id):
-                raise faults.Fault(400, 'Invalid uuid %s' % id)
+            _check_uuid(id)
             key = {'uuid': id}
+        elif not _INTEGER.match(id):
+            raise faults.Fault(400, 'Invalid input received: id must be an '
+                                    'integer')
+        elif not (len(id) <= 10 and 0 < int(id) <= validation.MAX_ID):
+            raise faults.Fault(404, 'Service %s not found.' % faults.shown(id))
         else:
-            if not (id.isascii() and id.isdigit()):
-                raise faults.Fault(400, 'Invalid input received: id must '
-                                        'be an integer.')
-            if not 0 < int(id) <= MAX_ID:
-                raise faults.Fault(404, 'Service %s not found.' % id)
             key = {'service_id': int(id)}
-        self._found(id, self.rpcapi.service_delete_by_id, context, **key)
+        try:
+            self.rpcapi.service_delete_by_id(context, **key)
+        except exception.ServiceNotFound:
+            raise faults.Fault(404, 'Service %s not found.' % faults.shown(id))
         return 204, None
 
-    @staticmethod
-    def _found(named, method, *args, **kwargs):
-        """``method(*args, **kwargs)``, with Nova's 404 message if the
-        service ``named`` (its id in the URL) is not there."""
-        try:
-            return method(*args, **kwargs)
-        except exception.ServiceNotFound:
-            raise faults.Fault(404, 'Service %s not found.' % named)
+    def purge(self, req, version):
+        """POST /os-services/purge, sgconductor's own: delete (with
+        ``dry_run``, only list) every service down for at least
+        ``down_for`` seconds, as sgconductor-manage service purge does."""
+        context = self._context(req, policy.PURGE)
+        body = schemas.body(req, schemas.PURGE)
+        services = self.rpcapi.service_purge(
+            context, body['down_for'], body.get('dry_run', False))
+        return 200, {'services': [view(s, version) for s in services]}
+
+
+def _could_be_name(value):
+    try:
+        validation.check_name(value, 'name', validation.invalid,
+                              required=False)
+    except exception.Invalid:
+        return False
+    return True
+
+
+def _check_uuid(service_id):
+    if not uuidutils.is_uuid_like(service_id):
+        raise faults.Fault(400, 'Invalid uuid %s' % faults.shown(service_id))

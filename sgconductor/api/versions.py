@@ -4,18 +4,21 @@ to negotiate a microversion before they authenticate."""
 
 from sgconductor.api import microversion
 
+# The one API version served, and its path.
+PREFIX = 'v2.1'
+
 # When v2.1 came out, as Nova's document says.
 UPDATED = '2013-07-23T11:33:21Z'
 
 
 def _v21(base_url):
     return {
-        'id': 'v2.1',
+        'id': PREFIX,
         'status': 'CURRENT',
         'version': microversion.to_string(microversion.MAX_VERSION),
         'min_version': microversion.to_string(microversion.MIN_VERSION),
         'updated': UPDATED,
-        'links': [{'rel': 'self', 'href': base_url + '/v2.1/'}],
+        'links': [{'rel': 'self', 'href': '%s/%s/' % (base_url, PREFIX)}],
     }
 
 

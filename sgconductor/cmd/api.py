@@ -23,16 +23,29 @@ LOG = logging.getLogger(__name__)
 
 PROG = 'sgconductor-api'
 
+# Seconds a client may leave a connection silent before it is closed, so
+# that slow or stuck clients cannot hold threads forever.
+CLIENT_TIMEOUT = 60
+
 
 class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-    daemon_threads = True
+    # Not daemon threads: server_close() waits for the requests in
+    # flight, so a change a client sent is answered before the process
+    # exits.
+    daemon_threads = False
 
 
 class _Handler(simple_server.WSGIRequestHandler):
-    """Request lines to the log instead of stderr."""
+    """Request lines to the log instead of stderr, with anything
+    unprintable a client sent escaped, so it cannot forge log lines."""
+
+    timeout = CLIENT_TIMEOUT
 
     def log_message(self, format, *args):
-        LOG.info('%s %s', self.address_string(), format % args)
+        line = format % args
+        LOG.info('%s %s', self.address_string(), ''.join(
+            char if char.isprintable() else repr(char)[1:-1]
+            for char in line))
 
 
 def main(argv=None):

@@ -16,6 +16,8 @@ from sgconductor import version as sg_version
 MAX_NAME = 255
 _CONTROL = re.compile('[\x00-\x1f\x7f]')
 MAX_VERSION = 2 ** 31 - 1
+# The largest integer id (the column is a 32-bit integer everywhere).
+MAX_ID = 2 ** 31 - 1
 # Binaries one get_min_version / get_max_version call may ask about: a
 # deployment runs a handful; each costs a subquery.
 MAX_BINARIES = 100
@@ -120,10 +122,9 @@ def check_service_key(host, binary, uuid, service_id):
     if service_id is not None:
         if isinstance(service_id, bool) or not isinstance(service_id, int):
             raise invalid('service_id', 'must be an integer')
-        if not 0 < service_id <= MAX_VERSION:
+        if not 0 < service_id <= MAX_ID:
             # Beyond the column's range, PostgreSQL would refuse the query.
-            raise invalid('service_id', 'must be between 1 and %d'
-                          % MAX_VERSION)
+            raise invalid('service_id', 'must be between 1 and %d' % MAX_ID)
         return {'id': service_id}
     return {'host': check_name(host, 'host', invalid),
             'binary': check_name(binary, 'binary', invalid)}

@@ -44,8 +44,9 @@ opts = [
              'may do. Users not listed get http_basic_default_role.'),
     cfg.StrOpt(
         'http_basic_default_role',
-        default='admin',
-        help='Role of an htpasswd user not listed in http_basic_roles.'),
+        default='reader',
+        help='Role of an htpasswd user not listed in http_basic_roles: '
+             'by default they may list services, not change them.'),
 ]
 
 

@@ -3,6 +3,7 @@ conductor (SQLite, in-memory transport), driven with webob requests."""
 
 import base64
 import json
+import os
 import sys
 
 import bcrypt
@@ -13,6 +14,7 @@ from sgconductor import exception
 from sgconductor.api import app as api_app
 from sgconductor.api import microversion
 from sgconductor.conductor import rpcapi as conductor_rpcapi
+from tests.inprocess import last_seen
 from tests.inprocess import report
 
 COMPUTE = 'nova-compute'
@@ -127,8 +129,11 @@ def test_list_filters_by_host_and_binary(cloud):
     assert [s['host'] for s in _services(
         cloud, query='?binary=nova-scheduler')] == ['sched1']
     assert _services(cloud, query='?host=cn2&binary=nova-scheduler') == []
-    # Empty values filter nothing, as in Nova.
+    # Empty values filter nothing, as in Nova; names no service can have
+    # find nothing.
     assert len(_services(cloud, query='?host=&binary=')) == 4
+    for query in ('?host=cn1%0A', '?host=%20cn1', '?binary=' + 'b' * 256):
+        assert _services(cloud, query=query) == []
 
 
 def test_unknown_query_parameters_are_refused_from_2_75(cloud):
@@ -147,6 +152,7 @@ def test_unknown_query_parameters_are_refused_from_2_75(cloud):
     ('compute 2.a', 400, 'API Version String 2.a is of invalid format'),
     ('compute 02.1', 400, 'invalid format'),
     ('compute ' + 'x' * 5000, 400, 'invalid format'),
+    ('compute 2.' + '9' * 5000, 400, 'invalid format'),
 ])
 def test_bad_microversions_get_novas_errors(cloud, header, code, message):
     resp = request(cloud, 'GET', '/v2.1/os-services',
@@ -167,8 +173,15 @@ def test_unknown_paths_and_methods(cloud):
     assert fault(request(cloud, 'GET', '/v3/'), 404)
     assert 'POST is not allowed' in fault(
         request(cloud, 'POST', '/v2.1/os-services', body={}), 405)
-    assert fault(request(cloud, 'GET', '/v2.1/os-services/x'), 405)
-    assert fault(request(cloud, 'DELETE', '/v2.1/'), 405)
+    resp = request(cloud, 'GET', '/v2.1/os-services/x')
+    assert fault(resp, 405)
+    assert resp.headers['Allow'] == 'DELETE, PUT'
+    resp = request(cloud, 'DELETE', '/v2.1/')
+    assert fault(resp, 405)
+    assert resp.headers['Allow'] == 'GET, HEAD'
+    for path in ('/%FF', '/v2.1/os-services/%FF%FE'):
+        assert fault(request(cloud, 'GET', path), 400) == \
+            'The URL is not valid UTF-8.'
 
 
 def test_put_by_uuid_disables_enables_and_forces_down(cloud, rpcapi, ctxt):
@@ -233,6 +246,9 @@ def test_bad_put_bodies_change_nothing(cloud, rows, body, code, message):
      'Malformed request body'),
     (b'\xff\xfe', 'application/json', 400, 'Malformed request body'),
     (b'[' * 100000, 'application/json', 400, 'Malformed request body'),
+    # Deep enough for the validator's recursion, not for the parser's.
+    (b'{"status": ' + b'[' * 900 + b']' * 900 + b'}', 'application/json',
+     400, ''),
     (b'', 'application/json', 400, 'must be a JSON object'),
     (b'status=disabled', 'application/x-www-form-urlencoded', 415,
      'Unsupported Content-Type'),
@@ -254,7 +270,7 @@ def test_put_by_uuid_needs_a_known_uuid(cloud, rows):
                  400) == 'Invalid uuid 42'
     assert fault(request(cloud, 'PUT', '/v2.1/os-services/' + MISSING_UUID,
                          version='2.53', body={'status': 'disabled'}),
-                 404) == 'Service %s not found.' % MISSING_UUID
+                 404) == 'Service %s could not be found.' % MISSING_UUID
     # The action URLs are gone from 2.53, as in Nova.
     assert fault(request(cloud, 'PUT', '/v2.1/os-services/disable',
                          version='2.53',
@@ -328,11 +344,13 @@ def test_delete_by_uuid_and_by_id(cloud, rows):
 
 
 @pytest.mark.parametrize('service_id,version,code,message', [
-    ('abc', None, 400, 'Invalid input received: id must be an integer.'),
+    ('abc', None, 400, 'Invalid input received: id must be an integer'),
     ('%C2%B2', None, 400, 'id must be an integer'),
-    ('-1', None, 400, 'id must be an integer'),
+    ('1.5', None, 400, 'id must be an integer'),
+    ('-1', None, 404, 'Service -1 not found.'),
     ('0', None, 404, 'Service 0 not found.'),
     ('99999999999999999999', None, 404, 'not found'),
+    ('9' * 5000, None, 404, 'not found'),
     ('12', '2.53', 400, 'Invalid uuid 12'),
     (MISSING_UUID, '2.53', 404, 'Service %s not found.' % MISSING_UUID),
 ])
@@ -384,12 +402,15 @@ def _basic(user, password):
 
 @pytest.fixture
 def guarded(conf, rpcapi, ctxt, tmp_path):
-    """http_basic: ops (admin) and viewer (reader)."""
+    """http_basic: ops (admin), viewer (reader) and guest (no role
+    given)."""
     rpcapi.register_service(ctxt, report('cn1'))
     conf.config(auth_strategy='http_basic', group='api')
-    conf.config(http_basic_roles={'viewer': 'reader'}, group='api')
+    conf.config(http_basic_roles={'ops': 'admin', 'viewer': 'reader'},
+                group='api')
     conf.config(http_basic_auth_user_file=_htpasswd(
-        tmp_path, {'ops': 'opspass', 'viewer': 'viewpass'}),
+        tmp_path, {'ops': 'opspass', 'viewer': 'viewpass',
+                   'guest': 'guestpass'}),
         group='oslo_middleware')
     return api_app.build_app(rpcapi)
 
@@ -427,8 +448,10 @@ def test_basic_auth_refuses_bad_credentials(guarded, rows, headers):
     assert rows() == before
 
 
-def test_reader_may_list_but_not_change(guarded, rows):
-    viewer = dict(_basic('viewer', 'viewpass'), **{'X-Roles': 'admin'})
+@pytest.mark.parametrize('user,password', [('viewer', 'viewpass'),
+                                           ('guest', 'guestpass')])
+def test_reader_may_list_but_not_change(guarded, rows, user, password):
+    viewer = dict(_basic(user, password), **{'X-Roles': 'admin'})
     resp = request(guarded, 'GET', '/v2.1/os-services', version='2.53',
                    headers=viewer)
     assert resp.status_int == 200
@@ -448,13 +471,25 @@ def test_reader_may_list_but_not_change(guarded, rows):
     assert rows() == before
 
 
-def test_policy_file_overrides_the_defaults(conf, rpcapi, tmp_path):
+def test_policy_file_overrides_the_defaults_and_is_reread(conf, rpcapi,
+                                                         tmp_path):
     policy_file = tmp_path / 'policy.yaml'
     policy_file.write_text('"os_compute_api:os-services:list": "!"\n')
     conf.config(policy_file=str(policy_file), group='oslo_policy')
     conf.config(auth_strategy='noauth', group='api')
     app = api_app.build_app(rpcapi)
     assert fault(request(app, 'GET', '/v2.1/os-services'), 403)
+    # Changed into something unreadable after start: 500 and a log line,
+    # never a traceback to the client.
+    # oslo.policy reads the file again once its mtime grows.
+    later = os.path.getmtime(policy_file) + 10
+    policy_file.write_text('"a": [unclosed\n')
+    os.utime(policy_file, (later, later))
+    assert 'policy file cannot be used' in fault(
+        request(app, 'GET', '/v2.1/os-services'), 500)
+    policy_file.write_text('{}\n')
+    os.utime(policy_file, (later + 10, later + 10))
+    assert request(app, 'GET', '/v2.1/os-services').status_int == 200
 
 
 @pytest.mark.parametrize('option,group,value,message', [
@@ -495,3 +530,46 @@ def test_responses_are_json_with_a_request_id(cloud):
     assert resp.content_type == 'application/json'
     assert resp.headers['x-openstack-request-id'].startswith('req-')
     json.loads(resp.body)
+
+
+def test_purge_deletes_services_down_long_enough(cloud, db):
+    last_seen(db, 'cn3', 7200)
+    body = {'down_for': 3600, 'dry_run': True}
+    resp = request(cloud, 'POST', '/v2.1/os-services/purge', body=body,
+                   version='2.53')
+    assert [s['host'] for s in resp.json['services']] == ['cn3']
+    assert 'cn3' in _by_host(cloud)
+    del body['dry_run']
+    resp = request(cloud, 'POST', '/v2.1/os-services/purge', body=body)
+    assert [(s['host'], s['state']) for s in resp.json['services']] == [
+        ('cn3', 'down')]
+    assert sorted(_by_host(cloud)) == ['cn1', 'cn2', 'sched1']
+
+
+@pytest.mark.parametrize('method,body,code,message', [
+    ('POST', {'down_for': 1}, 400, 'must be at least service_down_time'),
+    ('POST', {'down_for': -1}, 400, 'down_for'),
+    ('POST', {'down_for': '1h'}, 400, 'down_for'),
+    ('POST', {}, 400, "'down_for' is a required property"),
+    ('POST', {'down_for': 3600, 'dry_run': 'yes'}, 400, 'dry_run'),
+    ('PUT', {'down_for': 3600}, 405, 'PUT is not allowed'),
+])
+def test_bad_purges_change_nothing(cloud, db, rows, method, body, code,
+                                   message):
+    last_seen(db, 'cn3', 7200)
+    before = rows()
+    resp = request(cloud, method, '/v2.1/os-services/purge', body=body)
+    assert message in fault(resp, code)
+    assert rows() == before
+
+
+def test_purge_is_for_admins(guarded, db, rows):
+    last_seen(db, 'cn1', 7200)
+    before = rows()
+    resp = request(guarded, 'POST', '/v2.1/os-services/purge',
+                   headers=_basic('viewer', 'viewpass'),
+                   body={'down_for': 3600})
+    assert fault(resp, 403) == ("Policy doesn't allow "
+                                "sgconductor:os-services:purge to be "
+                                "performed.")
+    assert rows() == before
