@@ -115,6 +115,20 @@ def report(host='host1', binary='nova-compute', version=1, **extra):
                  'version': version, 'availability_zone': 'nova'}, **extra)
 
 
+# What time alone changes in a listed service: the state, judged as of
+# now, and the heartbeat bookkeeping.
+MOVING = ('state', 'state_reason', 'last_seen_up', 'updated_at',
+          'report_count')
+
+
+def stored(rpcapi, ctxt):
+    """The services the conductor lists, without what time alone
+    changes: what a refused request must leave as it was."""
+    return [{key: value for key, value in service.items()
+             if key not in MOVING}
+            for service in rpcapi.service_get_all(ctxt)]
+
+
 def last_seen(dbapi, host, seconds_ago):
     """Make ``host``'s services last seen ``seconds_ago`` by the
     conductor's clock, as if they had been silent since."""

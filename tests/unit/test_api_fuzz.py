@@ -4,6 +4,7 @@ front of a real conductor: every answer must be one the description
 documents (status, content type, body schema), never a server error, and
 a refused request must change no service."""
 
+import functools
 import os
 
 import hypothesis
@@ -12,6 +13,7 @@ import schemathesis
 
 from sgconductor.api import app as api_app
 from tests.inprocess import report
+from tests.inprocess import stored
 
 SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     __file__))), 'doc', 'openapi.yaml')
@@ -25,12 +27,8 @@ def fuzzed(conf, rpcapi, ctxt):
     conf.config(auth_strategy='noauth', group='api')
     for host in ('cn1', 'cn2'):
         rpcapi.register_service(ctxt, report(host))
-
-    def rows():
-        return [{k: v for k, v in s.items()
-                 if k not in ('last_seen_up', 'updated_at', 'report_count')}
-                for s in rpcapi.service_get_all(ctxt)]
-    return api_app.build_app(rpcapi), rows
+    return (api_app.build_app(rpcapi),
+            functools.partial(stored, rpcapi, ctxt))
 
 
 @schema.parametrize()

@@ -17,6 +17,7 @@ from sgconductor import exception
 from sgconductor.conductor import manager
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.inprocess import report
+from tests.inprocess import stored
 
 
 def wait_for(predicate, timeout=5.0):
@@ -152,14 +153,14 @@ def test_update_and_delete_by_uuid_and_id(rpcapi, ctxt):
 def test_a_service_named_badly_is_refused(rpcapi, ctxt, key):
     """Raw 1.3 messages, as a buggy or hostile client could send."""
     rpcapi.register_service(ctxt, report('a'))
-    before = listing(rpcapi, ctxt)
+    before = stored(rpcapi, ctxt)
     client = rpcapi.client.prepare(version='1.3')
     with pytest.raises(exception.Invalid):
         client.call(ctxt, 'service_delete', **key)
     with pytest.raises(exception.Invalid):
         client.call(ctxt, 'service_update', values={'disabled': True},
                     **key)
-    assert listing(rpcapi, ctxt) == before
+    assert stored(rpcapi, ctxt) == before
 
 
 @pytest.mark.parametrize('values', [
