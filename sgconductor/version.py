@@ -28,6 +28,8 @@ SERVICE_VERSION_HISTORY = (
     # Version 4: service_update and service_delete by uuid or id (what
     # sgconductor-api needs for Nova's os-services).
     {'conductor_rpc': '1.3'},
+    # Version 5: get_service_stats (sgconductor-api's /metrics).
+    {'conductor_rpc': '1.4'},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

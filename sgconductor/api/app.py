@@ -7,8 +7,10 @@
       RequestBodySizeLimiter   413 beyond [oslo_middleware]
                                max_request_body_size
        Root              / and /v2.1/: the version documents (public)
-        auth.wrap(...)   /v2.1/...: authentication ([api] auth_strategy)
-         API             routes, microversions, policy, Nova's faults
+        auth.wrap(...)   the rest: authentication ([api] auth_strategy)
+         Protected
+          API            /v2.1/...: routes, microversions, policy, faults
+          Metrics        /metrics for Prometheus
 
 ``build_app()`` assembles it; ``sgconductor-api`` serves it standalone,
 ``sgconductor.api.wsgi:application`` under uWSGI or mod_wsgi.
@@ -26,6 +28,7 @@ from oslo_middleware import sizelimit
 from sgconductor import exception
 from sgconductor.api import auth
 from sgconductor.api import faults
+from sgconductor.api import metrics
 from sgconductor.api import microversion
 from sgconductor.api import policy
 from sgconductor.api import services
@@ -128,11 +131,11 @@ class API:
 
 
 class Root:
-    """The version documents, without authentication; /v2.1/... to the
-    authenticated API."""
+    """The version documents, without authentication; the rest to
+    ``protected``, behind it."""
 
-    def __init__(self, api):
-        self.api = api
+    def __init__(self, protected):
+        self.protected = protected
 
     @webob.dec.wsgify
     def __call__(self, req):
@@ -147,6 +150,20 @@ class Root:
             document = (versions.root if path == '' else versions.v21)(
                 req.application_url)
             return _json(200, document)
+        return req.get_response(self.protected)
+
+
+class Protected:
+    """What needs authentication: /v2.1/... and /metrics."""
+
+    def __init__(self, api, metrics_app):
+        self.api = api
+        self.metrics = metrics_app
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        if req.path_info.rstrip('/') == '/metrics':
+            return req.get_response(self.metrics)
         if req.path_info_peek() == versions.PREFIX:
             req.path_info_pop()
             return req.get_response(self.api)
@@ -157,7 +174,9 @@ def build_app(rpcapi=None):
     """The whole application. Raises ConfigInvalid if the policy file or
     the authentication's configuration cannot be used."""
     rpcapi = rpcapi or conductor_rpcapi.ConductorAPI()
-    app = Root(auth.wrap(API(rpcapi, policy.Policy())))
+    rules = policy.Policy()
+    app = Root(auth.wrap(Protected(API(rpcapi, rules),
+                                   metrics.Metrics(rpcapi, rules))))
     app = sizelimit.RequestBodySizeLimiter(app)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app)
     return request_id.RequestId(app)

@@ -20,8 +20,9 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 SERVICES = 'os_compute_api:os-services:%s'
-# Not Nova's: purge is sgconductor's own.
+# Not Nova's: purge and /metrics are sgconductor's own.
 PURGE = 'sgconductor:os-services:purge'
+METRICS = 'sgconductor:metrics'
 
 _SERVICES_PATHS = '/os-services'
 
@@ -50,6 +51,10 @@ RULES = [
         'Delete (or, with dry_run, list) every service down for at least '
         'down_for seconds.',
         [{'method': 'POST', 'path': _SERVICES_PATHS + '/purge'}]),
+    policy.DocumentedRuleDefault(
+        METRICS, 'rule:reader_api',
+        'Read the services\' state in Prometheus\' format.',
+        [{'method': 'GET', 'path': '/metrics'}]),
 ]
 
 

@@ -32,7 +32,7 @@ LOG = logging.getLogger(__name__)
 READ_UNTIL_MAX_AGE = 1.0
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
-RPC_API_VERSION = '1.3'
+RPC_API_VERSION = '1.4'
 
 
 _STATE_NAMES = {True: 'up', False: 'down', None: 'unknown'}
@@ -277,6 +277,30 @@ class ConductorManager:
                      'names': ', '.join('%s on %s' % (s['binary'], s['host'])
                                         for s in services)})
         return services
+
+    @messaging.expose
+    @messaging.expected_exceptions(exception.DatabaseUnavailable)
+    def get_service_stats(self, context):
+        """What /metrics shows (1.4): the number of services per binary
+        and state, and of disabled ones, judged as listings are; the
+        reports ever recorded; and how many seconds ago the moment is up
+        to which every report was read and written (None if no intake
+        said yet)."""
+        services = self.dbapi.service_get_all()
+        read_until = self.dbapi.reports_read_until()
+        states = self.servicegroup.get_states(services, read_until)
+        counts = {}
+        for service, state in zip(services, states, strict=True):
+            binary = counts.setdefault(service.binary, dict.fromkeys(
+                list(_STATE_NAMES.values()) + ['disabled'], 0))
+            binary[_STATE_NAMES[state.up]] += 1
+            binary['disabled'] += service.disabled
+        lag = None
+        if read_until is not None:
+            lag = max(0.0, (timeutils.utcnow() - read_until).total_seconds())
+        return {'binaries': counts,
+                'reports': self.dbapi.service_count_reports(),
+                'report_lag': lag}
 
     def _alive_since(self):
         """When a service must have last reported to count for the

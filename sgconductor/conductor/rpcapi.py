@@ -49,6 +49,7 @@ class ConductorAPI:
     * 1.3 - service_update and service_delete take the service's uuid,
             or (service_delete) its integer id, instead of host and
             binary.
+    * 1.4 - get_service_stats.
 
     Every message is sent at the oldest version that carries it: 1.0
     unless it uses what a later version added, and then only once
@@ -65,7 +66,7 @@ class ConductorAPI:
 
     # Keep in sync with manager.RPC_API_VERSION and the newest entry of
     # version.SERVICE_VERSION_HISTORY (a unit test checks).
-    RPC_API_VERSION = '1.3'
+    RPC_API_VERSION = '1.4'
     # What the messages of 1.0 are sent at, whatever the cap.
     BASE_VERSION = '1.0'
 
@@ -173,6 +174,12 @@ class ConductorAPI:
         self._require('1.3', 'delete a service by its id')
         return self._call(ctxt, 'service_delete', rpc_version='1.3',
                           uuid=uuid, service_id=service_id)
+
+    def get_service_stats(self, ctxt):
+        """Counts per binary and state, reports recorded, report lag
+        (1.4); see ConductorManager.get_service_stats."""
+        self._require('1.4', 'read the service statistics')
+        return self._call(ctxt, 'get_service_stats', rpc_version='1.4')
 
     def get_min_versions(self, ctxt, binaries):
         """Map each binary to its lowest running version (None if none)."""

@@ -3,11 +3,14 @@ processes (conductor, computes, API) on RabbitMQ and each database, HTTP
 basic authentication from a bcrypt htpasswd file. What the client changes
 is checked with sgconductor-manage, through the conductor."""
 
+import base64
 import json
 import os
 import subprocess
+import urllib.request
 
 import bcrypt
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.functional import processes
 
@@ -68,16 +71,23 @@ class OpenStack:
         return {row['Host']: row for row in rows}
 
 
-def test_openstackclient_lists_sets_and_deletes(deployment):
-    d = deployment
-    d.start_conductor()
-    d.start_compute('fleet', '--host', 'cn', '--fleet', '3')
-    endpoint = d.start_api({
+def _start_api(deployment):
+    """sgconductor-api with basic authentication for USERS; its /v2.1
+    endpoint."""
+    return deployment.start_api({
         'api': {'auth_strategy': 'http_basic',
                 'http_basic_roles': ','.join(
                     '%s:%s' % (user, role)
                     for user, (_, role) in USERS.items())},
-        'oslo_middleware': {'http_basic_auth_user_file': _htpasswd(d)}})
+        'oslo_middleware': {
+            'http_basic_auth_user_file': _htpasswd(deployment)}})
+
+
+def test_openstackclient_lists_sets_and_deletes(deployment):
+    d = deployment
+    d.start_conductor()
+    d.start_compute('fleet', '--host', 'cn', '--fleet', '3')
+    endpoint = _start_api(d)
     ops = OpenStack(d, endpoint, 'ops', 'opspass')
     d.wait_for('the fleet up through the API',
                lambda: {h for h, s in ops.services().items()
@@ -136,3 +146,47 @@ def test_openstackclient_lists_sets_and_deletes(deployment):
     assert again.returncode != 0
     assert 'Service %s not found.' % ids['cn-00003'] in again.stderr
     assert set(ops.services()) == {'cn-00001', 'cn-00002'}
+
+
+def _scrape(metrics_url, user='viewer'):
+    """What Prometheus reads at /metrics, as {(name, labels): value}."""
+    password = USERS[user][0]
+    request = urllib.request.Request(metrics_url, headers={
+        'Authorization': 'Basic ' + base64.b64encode(
+            ('%s:%s' % (user, password)).encode()).decode()})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        text = resp.read().decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples}
+
+
+def _computes(scraped, state):
+    return scraped.get(('sgconductor_services',
+                        (('binary', BINARY), ('state', state))))
+
+
+def test_metrics_follow_the_fleet(deployment):
+    d = deployment
+    d.start_conductor()
+    d.start_compute('fleet', '--host', 'cn', '--fleet', '2')
+    lone = d.start_compute('lone', '--host', 'lone')
+    metrics_url = _start_api(d).replace('/v2.1', '/metrics')
+
+    def all_up():
+        scraped = _scrape(metrics_url)
+        return scraped if _computes(scraped, 'up') == 3 else None
+    first = d.wait_for('3 computes up in /metrics', all_up, REGISTER_TIMEOUT)
+    assert 0 <= first[('sgconductor_report_lag_seconds', ())] < 10
+    # Heartbeats keep coming: the counter Prometheus takes rate() of.
+    reports = ('sgconductor_reports_total', ())
+    d.wait_for('reports counted',
+               lambda: _scrape(metrics_url)[reports] >= first[reports] + 6,
+               REGISTER_TIMEOUT)
+
+    assert lone.stop(REGISTER_TIMEOUT) == 0
+
+    def lone_down():
+        scraped = _scrape(metrics_url)
+        return (_computes(scraped, 'down'), _computes(scraped, 'up')) == (1, 2)
+    d.wait_for('lone down in /metrics', lone_down, REGISTER_TIMEOUT)

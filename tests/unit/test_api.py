@@ -2,13 +2,16 @@
 conductor (SQLite, in-memory transport), driven with webob requests."""
 
 import base64
+import functools
 import json
 import os
 import sys
+import uuid
 
 import bcrypt
 import pytest
 import webob
+from prometheus_client.parser import text_string_to_metric_families
 
 from sgconductor import exception
 from sgconductor.api import app as api_app
@@ -16,6 +19,8 @@ from sgconductor.api import microversion
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.inprocess import last_seen
 from tests.inprocess import report
+from tests.inprocess import stored
+from tests.unit.test_manager import wait_for
 
 COMPUTE = 'nova-compute'
 MISSING_UUID = '00000000-0000-4000-8000-000000000000'
@@ -53,12 +58,8 @@ def cloud(conf, rpcapi, ctxt):
 
 @pytest.fixture
 def rows(rpcapi, ctxt):
-    """What the conductor lists now, without timestamps that move."""
-    def read():
-        return [{k: v for k, v in s.items()
-                 if k not in ('last_seen_up', 'updated_at', 'report_count')}
-                for s in rpcapi.service_get_all(ctxt)]
-    return read
+    """Reads what the services hold (tests.inprocess.stored)."""
+    return functools.partial(stored, rpcapi, ctxt)
 
 
 def _services(app, version=None, query=''):
@@ -573,3 +574,117 @@ def test_purge_is_for_admins(guarded, db, rows):
                                 "sgconductor:os-services:purge to be "
                                 "performed.")
     assert rows() == before
+
+
+def _samples(resp):
+    """{(name, labels): value} of a /metrics answer, as Prometheus reads
+    it."""
+    assert resp.status_int == 200, resp.body
+    assert resp.headers['Content-Type'] == \
+        'text/plain; version=0.0.4; charset=utf-8'
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(resp.text)
+            for sample in family.samples}
+
+
+def _services_metric(binary, state):
+    return ('sgconductor_services', (('binary', binary), ('state', state)))
+
+
+def test_metrics_count_services_per_binary_and_state(cloud, rpcapi, ctxt):
+    rpcapi.service_update(ctxt, 'cn1', COMPUTE, {'forced_down': True})
+    rpcapi.service_update(ctxt, 'cn2', COMPUTE, {'disabled': True})
+    rpcapi.register_service(ctxt, report('odd', binary='we"ird\\bin'))
+    got = _samples(request(cloud, 'GET', '/metrics'))
+    assert {state: got[_services_metric(COMPUTE, state)]
+            for state in ('up', 'down', 'unknown')} == {
+        'up': 2, 'down': 1, 'unknown': 0}
+    assert got[_services_metric('nova-scheduler', 'up')] == 1
+    assert got[_services_metric('we"ird\\bin', 'up')] == 1
+    assert got[('sgconductor_services_disabled', (('binary', COMPUTE),))] \
+        == 1
+    assert got[('sgconductor_reports_total', ())] == 5
+    rpcapi.register_service(ctxt, report('cn3'))
+    got = _samples(request(cloud, 'GET', '/metrics'))
+    assert got[('sgconductor_reports_total', ())] == 6
+
+
+def test_metrics_show_the_report_lag_once_an_intake_said(cloud):
+    # The in-process conductor's intake moves read_until every flush.
+    def lag():
+        return _samples(request(cloud, 'GET', '/metrics')).get(
+            ('sgconductor_report_lag_seconds', ()))
+    wait_for(lambda: lag() is not None)
+    assert 0 <= lag() < 30
+
+
+def test_metrics_are_for_readers(guarded, rows):
+    assert _samples(request(guarded, 'GET', '/metrics',
+                            headers=_basic('viewer', 'viewpass')))
+    assert request(guarded, 'GET', '/metrics').status_int == 401
+    resp = request(guarded, 'POST', '/metrics',
+                   headers=_basic('ops', 'opspass'))
+    assert fault(resp, 405)
+    assert resp.headers['Allow'] == 'GET, HEAD'
+
+
+def test_metrics_without_a_conductor_are_a_503(conf, db):
+    conf.config(auth_strategy='noauth', group='api')
+    conf.config(call_timeout=1, group='conductor')
+    app = api_app.build_app(conductor_rpcapi.ConductorAPI())
+    assert fault(request(app, 'GET', '/metrics'), 503).startswith(
+        'Cannot reach the conductor')
+
+
+@pytest.fixture
+def keystone(conf, rpcapi, ctxt):
+    """auth_strategy = keystone: keystonemiddleware's auth_token as
+    deployed, with keystone itself replaced by its AuthTokenFixture (the
+    tokens a keystone would vouch for). Yields the application and a
+    token maker: role -> token."""
+    from keystonemiddleware import fixture as keystone_fixture
+    from keystonemiddleware import opts as keystone_opts
+
+    tokens = keystone_fixture.AuthTokenFixture()
+    tokens.setUp()
+    rpcapi.register_service(ctxt, report('cn1'))
+    conf.config(auth_strategy='keystone', group='api')
+
+    def token(role):
+        token_id = uuid.uuid4().hex
+        tokens.add_token_data(token_id=token_id, user_id='u-' + role,
+                              project_id='p1', role_list=[role])
+        return token_id
+    # Where a 401 sends clients, as a deployment configures it.
+    for group, opts in keystone_opts.list_auth_token_opts():
+        conf.conf.register_opts(opts, group=group)
+    conf.config(www_authenticate_uri='http://keystone.test:5000/v3',
+                group='keystone_authtoken')
+    yield api_app.build_app(rpcapi), token
+    tokens.cleanUp()
+
+
+def test_keystone_tokens_decide_who_may_do_what(keystone, rows):
+    app, token = keystone
+
+    def call(method, path, role=None, body=None, **headers):
+        if role is not None:
+            headers['X-Auth-Token'] = token(role)
+        return request(app, method, path, version='2.53', body=body,
+                       headers=headers)
+
+    listed = call('GET', '/v2.1/os-services', role='reader')
+    assert listed.status_int == 200
+    path = '/v2.1/os-services/' + listed.json['services'][0]['id']
+    before = rows()
+    assert call('GET', '/v2.1/os-services').status_int == 401
+    assert call('GET', '/v2.1/os-services', **{
+        'X-Auth-Token': 'not-a-token'}).status_int == 401
+    assert fault(call('GET', '/v2.1/os-services', role='member'), 403)
+    # A reader's token with made-up identity headers stays a reader's.
+    assert fault(call('PUT', path, role='reader',
+                      body={'status': 'disabled'},
+                      **{'X-Roles': 'admin', 'X-Is-Admin': 'True'}), 403)
+    assert rows() == before
+    changed = call('PUT', path, role='admin', body={'status': 'disabled'})
+    assert changed.json['service']['status'] == 'disabled'

@@ -426,6 +426,17 @@ def service_destroy_silent(ids, silent_since, now):
 
 
 @_translate_db_errors
+def service_count_reports():
+    """Reports ever recorded: the sum of report_count over every row,
+    deleted ones included (they keep theirs), so it only grows."""
+    service = models.Service.__table__
+    with _reader() as session:
+        return session.execute(sa.select(
+            sa.func.coalesce(sa.func.sum(service.c.report_count), 0))
+        ).scalar()
+
+
+@_translate_db_errors
 def service_set_notified_states(changes):
     """Compare and set ``notified_state``: for each ``(id, old, new)``,
     write ``new`` to the live service ``id`` if its notified_state is

@@ -1,0 +1,103 @@
+"""/metrics: the services' state for Prometheus, in its text format.
+
+Every scrape asks the conductor once (get_service_stats) and shows:
+
+- ``sgconductor_services{binary, state}``: services up, down and unknown,
+  judged as listings are; every state of a known binary is shown, zeros
+  included, so that a series never vanishes;
+- ``sgconductor_services_disabled{binary}``;
+- ``sgconductor_reports_total``: heartbeats and registrations ever
+  recorded (``rate()`` of it is the intake rate);
+- ``sgconductor_report_lag_seconds``: how long ago the moment is up to
+  which every report was read and written to the database, the moment
+  services are judged as of (the heartbeat intake's flush lag); absent
+  until an intake has said.
+
+Authenticated like the API; policy rule ``sgconductor:metrics`` (readers).
+"""
+
+import webob
+import webob.dec
+from oslo_log import log as logging
+from prometheus_client import core
+from prometheus_client import exposition
+
+from sgconductor import exception
+from sgconductor.api import auth
+from sgconductor.api import faults
+from sgconductor.api import policy
+
+LOG = logging.getLogger(__name__)
+
+
+def families(stats):
+    """Prometheus metric families of a get_service_stats answer."""
+    services = core.GaugeMetricFamily(
+        'sgconductor_services', 'Services by binary and state (up, down, '
+        'unknown), judged as listings judge them.',
+        labels=['binary', 'state'])
+    disabled = core.GaugeMetricFamily(
+        'sgconductor_services_disabled', 'Disabled services by binary.',
+        labels=['binary'])
+    for binary, counts in sorted(stats['binaries'].items()):
+        for state in ('up', 'down', 'unknown'):
+            services.add_metric([binary, state], counts[state])
+        disabled.add_metric([binary], counts['disabled'])
+    found = [services, disabled, core.CounterMetricFamily(
+        'sgconductor_reports', 'Heartbeats and registrations the '
+        'conductor recorded, deleted services included.',
+        value=stats['reports'])]
+    if stats['report_lag'] is not None:
+        found.append(core.GaugeMetricFamily(
+            'sgconductor_report_lag_seconds', 'Seconds since the moment up '
+            'to which every report was read and written: services are '
+            'judged as of then (heartbeat flush lag).',
+            value=stats['report_lag']))
+    return found
+
+
+class _Snapshot:
+    """A collector of families already built (one scrape's)."""
+
+    def __init__(self, found):
+        self.found = found
+
+    def collect(self):
+        return self.found
+
+
+def render(stats):
+    """The text exposition of a get_service_stats answer."""
+    registry = core.CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(families(stats)))
+    return exposition.generate_latest(registry)
+
+
+class Metrics:
+    """The /metrics WSGI application (behind authentication)."""
+
+    def __init__(self, rpcapi, rules):
+        self.rpcapi = rpcapi
+        self.rules = rules
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        if req.method not in ('GET', 'HEAD'):
+            return faults.Fault(405, 'The method %s is not allowed on this '
+                                     'resource.' % req.method,
+                                headers={'Allow': 'GET, HEAD'}).response()
+        try:
+            context = req.environ[auth.CONTEXT_KEY]
+            self.rules.authorize(context, policy.METRICS)
+            stats = self.rpcapi.get_service_stats(context)
+        except faults.Fault as fault:
+            return fault.response()
+        except exception.ConductorTooOld as error:
+            return faults.Fault(409, exception.first_line(error)).response()
+        except exception.SGConductorException as error:
+            LOG.warning('Cannot serve /metrics: %s',
+                        exception.first_line(error))
+            return faults.Fault(503, exception.first_line(error)).response()
+        # The classic text format, which every Prometheus reads.
+        return webob.Response(body=render(stats), headerlist=[
+            ('Content-Type', exposition.CONTENT_TYPE_PLAIN_0_0_4)])
