@@ -37,38 +37,11 @@ from sgconductor.conductor import rpcapi as conductor_rpcapi
 
 LOG = logging.getLogger(__name__)
 
-# What the conductor's errors become, first match wins.
-ERROR_CODES = (
-    (exception.ServiceNotFound, 404),
-    (exception.Invalid, 400),
-    (exception.ConductorTooOld, 409),
-    (exception.ConductorUnavailable, 503),
-    (exception.DatabaseUnavailable, 503),
-)
-
-
 def _json(status, body):
     if body is None:
         return webob.Response(status=status)
     return webob.Response(status=status, content_type='application/json',
                           charset='utf-8', json_body=body)
-
-
-def _not_found():
-    return faults.Fault(404, 'The resource could not be found.')
-
-
-def _not_allowed(method, allowed):
-    return faults.Fault(405, 'The method %s is not allowed on this '
-                             'resource.' % method,
-                        headers={'Allow': ', '.join(sorted(allowed))})
-
-
-def _fault_for(error):
-    for error_class, code in ERROR_CODES:
-        if isinstance(error, error_class):
-            return faults.Fault(code, exception.first_line(error))
-    return None
 
 
 class API:
@@ -91,11 +64,11 @@ class API:
     def _handler(self, req):
         found = self.mapper.routematch(req.path_info.rstrip('/') or '/')
         if found is None:
-            raise _not_found()
+            raise faults.not_found()
         arguments, route = found
         handlers = self.handlers[route.name]
         if req.method not in handlers:
-            raise _not_allowed(req.method, handlers)
+            raise faults.not_allowed(req.method, handlers)
         return handlers[req.method], arguments
 
     @webob.dec.wsgify
@@ -108,7 +81,7 @@ class API:
         except faults.Fault as fault:
             response = fault.response()
         except exception.SGConductorException as error:
-            fault = _fault_for(error)
+            fault = faults.for_error(error)
             if fault is None:
                 LOG.error('%s %r failed: %s', req.method,
                           req.environ['PATH_INFO'],
@@ -146,7 +119,8 @@ class Root:
                                 ).response()
         if path in ('', '/' + versions.PREFIX):
             if req.method not in ('GET', 'HEAD'):
-                return _not_allowed(req.method, ('GET', 'HEAD')).response()
+                return faults.not_allowed(req.method,
+                                          ('GET', 'HEAD')).response()
             document = (versions.root if path == '' else versions.v21)(
                 req.application_url)
             return _json(200, document)
@@ -167,7 +141,7 @@ class Protected:
         if req.path_info_peek() == versions.PREFIX:
             req.path_info_pop()
             return req.get_response(self.api)
-        return _not_found().response()
+        return faults.not_found().response()
 
 
 def build_app(rpcapi=None):

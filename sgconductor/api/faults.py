@@ -7,6 +7,8 @@ key named after the status (``computeFault`` for any other).
 
 import webob
 
+from sgconductor import exception
+
 # Nova's names (nova/api/openstack/wsgi.py, Fault._fault_names).
 FAULT_NAMES = {
     400: 'badRequest',
@@ -21,6 +23,15 @@ FAULT_NAMES = {
     501: 'notImplemented',
     503: 'serviceUnavailable',
 }
+
+# What the conductor's errors become, first match wins.
+ERROR_CODES = (
+    (exception.ServiceNotFound, 404),
+    (exception.Invalid, 400),
+    (exception.ConductorTooOld, 409),
+    (exception.ConductorUnavailable, 503),
+    (exception.DatabaseUnavailable, 503),
+)
 
 # Longest message sent back: an echoed value must not make a huge answer.
 MAX_MESSAGE = 1000
@@ -53,3 +64,21 @@ class Fault(Exception):
             json_body={name: {'code': self.code, 'message': self.message}})
         response.headers.update(self.headers)
         return response
+
+
+def not_found():
+    return Fault(404, 'The resource could not be found.')
+
+
+def not_allowed(method, allowed):
+    return Fault(405, 'The method %s is not allowed on this resource.'
+                 % method, headers={'Allow': ', '.join(sorted(allowed))})
+
+
+def for_error(error):
+    """The Fault a conductor error becomes (ERROR_CODES), or None for one
+    that is not the caller's doing nor an outage."""
+    for error_class, code in ERROR_CODES:
+        if isinstance(error, error_class):
+            return Fault(code, exception.first_line(error))
+    return None

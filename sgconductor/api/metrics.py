@@ -83,21 +83,21 @@ class Metrics:
     @webob.dec.wsgify
     def __call__(self, req):
         if req.method not in ('GET', 'HEAD'):
-            return faults.Fault(405, 'The method %s is not allowed on this '
-                                     'resource.' % req.method,
-                                headers={'Allow': 'GET, HEAD'}).response()
+            return faults.not_allowed(req.method, ('GET', 'HEAD')).response()
         try:
             context = req.environ[auth.CONTEXT_KEY]
             self.rules.authorize(context, policy.METRICS)
             stats = self.rpcapi.get_service_stats(context)
         except faults.Fault as fault:
             return fault.response()
-        except exception.ConductorTooOld as error:
-            return faults.Fault(409, exception.first_line(error)).response()
         except exception.SGConductorException as error:
-            LOG.warning('Cannot serve /metrics: %s',
-                        exception.first_line(error))
-            return faults.Fault(503, exception.first_line(error)).response()
+            # Any other conductor failure is an outage to Prometheus.
+            fault = faults.for_error(error) or faults.Fault(
+                503, exception.first_line(error))
+            if fault.code == 503:
+                LOG.warning('Cannot serve /metrics: %s',
+                            exception.first_line(error))
+            return fault.response()
         # The classic text format, which every Prometheus reads.
         return webob.Response(body=render(stats), headerlist=[
             ('Content-Type', exposition.CONTENT_TYPE_PLAIN_0_0_4)])
