@@ -48,21 +48,30 @@ class Loop:
 class Periodic(Loop):
     """Runs ``work()`` at once, then every ``interval`` seconds, until
     stopped. A failure is logged (``what`` names the work) and the next
-    run comes on time: the thread never dies."""
+    run comes on time: the thread never dies. An expected failure (the
+    database away) is logged when it starts and when it ends, not at
+    every run."""
 
     def __init__(self, name, interval, work, what):
         super().__init__(name, self._run)
         self.interval = interval
         self.work = work
         self.what = what
+        self._failing = False
 
     def _run(self):
         while True:
             try:
                 self.work()
             except exception.SGConductorException as exc:
-                LOG.warning('Could not %s: %s', self.what, exc)
+                if not self._failing:
+                    LOG.warning('Could not %s: %s', self.what, exc)
+                self._failing = True
             except Exception:
                 LOG.exception('Could not %s.', self.what)
+            else:
+                if self._failing:
+                    LOG.info('Could %s again.', self.what)
+                self._failing = False
             if self.stopping.wait(self.interval):
                 return

@@ -10,6 +10,7 @@ thread died would look alive and answer nothing ever again.
 
 import threading
 
+import kombu.exceptions
 from oslo_log import log as logging
 
 from sgconductor import outage
@@ -79,8 +80,10 @@ class BrokerLoop:
 
 def lost_errors(connection):
     """The exceptions that mean ``connection`` is lost (start over on a
-    new one), as a tuple."""
-    return ((deliveries.BrokerClosed, OSError)
+    new one), as a tuple. ``ensure_connection`` wraps a refused connection
+    in kombu's OperationalError."""
+    return ((deliveries.BrokerClosed, OSError,
+             kombu.exceptions.OperationalError)
             + connection.connection_errors + connection.channel_errors)
 
 

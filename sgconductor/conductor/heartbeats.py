@@ -59,9 +59,13 @@ def _later(moment, other):
 class HeartbeatBuffer:
     """Heartbeats counted since the last flush, per service id."""
 
-    def __init__(self, dbapi, flush_interval):
+    def __init__(self, dbapi, flush_interval, before_flush=None):
+        """``before_flush()`` runs first in every flush; if it raises
+        SGConductorException (the database is away), the flush is skipped
+        and everything kept for the next one."""
         self.dbapi = dbapi
         self.flush_interval = flush_interval
+        self._before_flush = before_flush or (lambda: None)
         self._lock = threading.Lock()
         self._known = {}    # (host, binary) -> _Known
         self._pending = {}  # service id -> [count, latest]
@@ -69,6 +73,11 @@ class HeartbeatBuffer:
         self._database = outage.Outage('the database (heartbeat flush)')
         self._flusher = threads.Loop('sgconductor-heartbeat-flush',
                                      self._run)
+
+    @property
+    def running(self):
+        """True while the flusher runs: what is kept will be written."""
+        return self._flusher.running
 
     def start(self):
         self._flusher.start()
@@ -104,6 +113,12 @@ class HeartbeatBuffer:
             self._add(known.id, 1, now)
             return True
 
+    def count(self, service_id, count, latest):
+        """Add ``count`` reports of a service, the latest at ``latest``
+        (``count`` may be 0: only moves its last report forward)."""
+        with self._lock:
+            self._add(service_id, count, latest)
+
     def read_up_to(self, moment):
         """Every report sent before ``moment`` has been offered (the
         intake read its mark): the next flush records it with the
@@ -125,10 +140,24 @@ class HeartbeatBuffer:
 
     def flush(self):
         """Write what was counted; keep it for the next flush on failure."""
+        try:
+            self._before_flush()
+        except exception.SGConductorException as exc:
+            self._database.failed(exc)
+            return
         with self._lock:
             batch, self._pending = self._pending, {}
             read_until, self._read_until = self._read_until, None
-        if not batch and read_until is None:
+        if self._database.lost and read_until is not None:
+            # Back after an outage: the other processes' buffers kept
+            # heartbeats through it too (a conductor's own reports, those
+            # sent to its RPC topic), and write them at their next flush.
+            # The intake's progress waits one flush more, or their services
+            # would be judged as of a moment their heartbeats are not yet
+            # written for.
+            self.read_up_to(read_until)
+            read_until = None
+        elif not batch and read_until is None:
             return
         heartbeats = {service_id: (count, _to_the_second(latest))
                       for service_id, (count, latest) in batch.items()}

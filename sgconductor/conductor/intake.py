@@ -20,7 +20,9 @@ been read, and the writer records that moment with its next flush
 (``read_up_to``). Liveness is judged as of that moment: a conductor
 behind on its queue, overloaded or cut off from the broker, suspends its
 judgement instead of calling services down for reports it has not read
-yet.
+yet. After connecting (at start, or again after losing the broker) marks
+wait ``marks.resume_hold()`` seconds, so that reporters cut off with it
+report again before anyone is judged.
 
 A message that is not a report_state cast this conductor can read (not
 JSON, not an oslo.messaging envelope, another method, an incompatible
@@ -79,7 +81,7 @@ class ReportIntake:
         # Unique ids of messages handled whose acknowledgement was lost
         # with the connection: kept until their redelivery is over.
         self._unacked = set()
-        self._marker = marks_lib.Marker(topic)
+        self._marker = marks_lib.Marker(topic, marks_lib.resume_hold())
         self._loop = brokerloop.BrokerLoop(
             'heartbeat intake', self._open, self._consume)
 

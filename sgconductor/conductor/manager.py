@@ -135,6 +135,21 @@ class ConductorManager:
         return service_to_primitive(
             service, self.servicegroup.get_states([service], read_until)[0])
 
+    def _judged(self, host=None, binary=None):
+        """The live services (optionally filtered), their states, and the
+        moment they are judged as of (``reports_read_until()``).
+
+        That moment is read first. A flush that commits between the two
+        reads then only makes the services fresher than it; read the
+        other way round, the first flush after an outage, which moves it
+        far forward with the heartbeats of the whole outage, would have
+        services judged against a moment their reports are not read for.
+        """
+        read_until = self.dbapi.reports_read_until()
+        services = self.dbapi.service_get_all(host=host, binary=binary)
+        return (services, self.servicegroup.get_states(services, read_until),
+                read_until)
+
     @messaging.expose
     @messaging.expected_exceptions(exception.InvalidReport,
                                    exception.DatabaseUnavailable,
@@ -186,17 +201,19 @@ class ConductorManager:
                               required=False)
         validation.check_non_negative_int(down_for, 'down_for',
                                           validation.invalid, required=False)
-        services = self.dbapi.service_get_all(host=host, binary=binary)
-        read_until = self.dbapi.reports_read_until()
-        states = self.servicegroup.get_states(services, read_until)
+        return self._list(host, binary, down_for)[0]
+
+    def _list(self, host=None, binary=None, down_for=None):
+        """service_get_all's answer, and the moment it judged as of."""
+        services, states, read_until = self._judged(host, binary)
         listed = zip(services, states, strict=True)
         if down_for is not None:
             since = silent_since(read_until, down_for)
             listed = [(service, state) for service, state in listed
                       if state.up is False
                       and not _seen_since(service, since)]
-        return [service_to_primitive(service, state)
-                for service, state in listed]
+        return ([service_to_primitive(service, state)
+                 for service, state in listed], read_until)
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
@@ -209,6 +226,7 @@ class ConductorManager:
         service_id."""
         key = validation.check_service_key(host, binary, uuid, service_id)
         changes = validation.check_update(values)
+        read_until = self.dbapi.reports_read_until()  # first: see _judged
         service = self.dbapi.service_update(key, changes)
         self.notifier.updated(service)
         if 'forced_down' in changes:
@@ -216,7 +234,7 @@ class ConductorManager:
         LOG.info('Service %(binary)s on %(host)s updated: %(changes)s',
                  {'binary': service.binary, 'host': service.host,
                   'changes': changes})
-        return self._primitive(service, self.dbapi.reports_read_until())
+        return self._primitive(service, read_until)
 
     @messaging.expose
     @messaging.expected_exceptions(exception.Invalid,
@@ -256,12 +274,11 @@ class ConductorManager:
                 'service silent for less may only be late' % down_time)
         if not isinstance(dry_run, bool):
             raise validation.invalid('dry_run', 'must be true or false')
-        services = self.service_get_all(context, down_for=down_for)
+        services, read_until = self._list(down_for=down_for)
         if dry_run or not services:
             return services
         purged = self.dbapi.service_destroy_silent(
-            [s['id'] for s in services],
-            silent_since(self.dbapi.reports_read_until(), down_for),
+            [s['id'] for s in services], silent_since(read_until, down_for),
             timeutils.utcnow())
         for row in purged:
             self.notifier.deleted(row)
@@ -286,9 +303,7 @@ class ConductorManager:
         reports ever recorded; and how many seconds ago the moment is up
         to which every report was read and written (None if no intake
         said yet)."""
-        services = self.dbapi.service_get_all()
-        read_until = self.dbapi.reports_read_until()
-        states = self.servicegroup.get_states(services, read_until)
+        services, states, read_until = self._judged()
         counts = {}
         for service, state in zip(services, states, strict=True):
             binary = counts.setdefault(service.binary, dict.fromkeys(
@@ -341,7 +356,8 @@ class ConductorManager:
         notifications. ``service.Conductor`` runs it every [conductor]
         state_check_interval in one process per host."""
         if self.notifier.enabled:
-            statewatch.notify_state_changes(self.dbapi, self.servicegroup,
+            services, states, _ = self._judged()
+            statewatch.notify_state_changes(self.dbapi, services, states,
                                             self.notifier)
 
     def announce_version_expiry(self):

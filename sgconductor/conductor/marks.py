@@ -13,14 +13,29 @@ and the memory it holds could not be freed. A mark that cannot be put
 only delays the next one: liveness judgement waits for it (see
 ``doc/liveness.rst``), which is right while reporters cannot publish
 either.
+
+After any time it could not put marks (started, reconnected after losing
+the broker, or after a mark failed), a marker holds its marks back for
+``resume_hold()`` seconds. Reports that could not be sent meanwhile are
+gone, not queued: a reporter cut off from the broker sends its next one
+only at its next report interval, once it has reconnected. Judged as of
+the first mark after the outage, every service would look silent for the
+whole outage and be called down; held back, the marks let each service
+report again first, and until they move on, services whose silence may
+be the outage are "unknown".
 """
 
 import time
 
 import kombu
+from oslo_config import cfg
+from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import outage
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 # Seconds between two marks put at the end of the queue.
 MARK_INTERVAL = 1.0
@@ -31,6 +46,13 @@ MARK_HEADER = 'x-sgconductor-read-until'
 PUBLISH_TIMEOUT = 5
 
 
+def resume_hold():
+    """Seconds marks are held back after an interruption: two report
+    intervals, so that a reporter whose first report after the outage is
+    lost too still reports in time, and one mark interval."""
+    return 2 * CONF.report_interval + MARK_INTERVAL
+
+
 class Marker:
     """Puts marks at the end of one queue, at most every MARK_INTERVAL s.
 
@@ -38,8 +60,10 @@ class Marker:
     a broker that cannot take a mark.
     """
 
-    def __init__(self, queue_name):
+    def __init__(self, queue_name, hold):
+        """``hold``: seconds marks are held back after an interruption."""
         self.queue_name = queue_name
+        self.hold = hold
         self._broker = None
         self._connection = None
         self._producer = None
@@ -48,9 +72,17 @@ class Marker:
 
     def follow(self, broker):
         """Put the next marks through a connection like ``broker`` (a
-        kombu Connection: the intake's own, to the broker it reads)."""
+        kombu Connection: the intake's own, to the broker it reads), once
+        the hold after this (re)connection is over."""
         self.close()
         self._broker = broker
+        self._hold_back()
+
+    def _hold_back(self):
+        self._next = time.monotonic() + self.hold
+        LOG.info('Liveness judgement on %(queue)s resumes in %(hold)d s, '
+                 'once every service had time to report again.',
+                 {'queue': self.queue_name, 'hold': self.hold})
 
     def put_if_due(self):
         now = time.monotonic()
@@ -58,7 +90,14 @@ class Marker:
             return
         self._next = now + MARK_INTERVAL
         try:
-            self._producer_or_connect().publish(
+            if self._producer is None:
+                self._connect()
+                if self._outage.lost:
+                    # Back after failing: hold back, as after follow().
+                    self._outage.succeeded()
+                    self._hold_back()
+                    return
+            self._producer.publish(
                 b'', routing_key=self.queue_name, delivery_mode='transient',
                 headers={MARK_HEADER: timeutils.utcnow().isoformat()},
                 timeout=PUBLISH_TIMEOUT)
@@ -71,13 +110,11 @@ class Marker:
         else:
             self._outage.succeeded()
 
-    def _producer_or_connect(self):
-        if self._producer is None:
-            self._connection = self._broker.clone()
-            self._connection.ensure_connection(max_retries=0)
-            # The default exchange routes to the queue of that name.
-            self._producer = kombu.Producer(self._connection.channel())
-        return self._producer
+    def _connect(self):
+        self._connection = self._broker.clone()
+        self._connection.ensure_connection(max_retries=0)
+        # The default exchange routes to the queue of that name.
+        self._producer = kombu.Producer(self._connection.channel())
 
     def close(self):
         """Drop the connection without the closing handshake, which a

@@ -15,6 +15,8 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import exception
+from sgconductor import outage
+from sgconductor.conductor import deferred
 from sgconductor.conductor import groupcommit
 from sgconductor.conductor import heartbeats
 from sgconductor.conductor import validation
@@ -34,7 +36,13 @@ class ReportWriter:
         self.announcer = announcer
         self.notifier = notifier
         self.heartbeats = heartbeats.HeartbeatBuffer(
-            dbapi, CONF.conductor.flush_interval)
+            dbapi, CONF.conductor.flush_interval,
+            before_flush=self._write_deferred)
+        # Reports that could not be written through while the database
+        # was away (only while the flusher runs to write them later).
+        self.deferred = deferred.DeferredReports()
+        self._database = outage.Outage(
+            'the database (reports written through)')
         self._registrations = groupcommit.GroupCommit(self._write_now)
 
     def start(self):
@@ -45,6 +53,10 @@ class ReportWriter:
     def stop(self):
         """Write the heartbeats counted so far; stop coalescing."""
         self.heartbeats.stop()
+        if self.deferred:
+            LOG.warning('Stopped with the reports of %d services still '
+                        'waiting for the database: they are lost.',
+                        len(self.deferred))
 
     def forget(self, host, binary):
         """The service was deleted: write its next report through (which
@@ -114,16 +126,53 @@ class ReportWriter:
                 continue
             if not self.heartbeats.offer(values, uuid, now):
                 unknown.append((values, uuid))
-        unknown = self._learn(unknown, now)
-        results = self.write_many(unknown, now) if unknown else []
-        for (values, _), result in zip(unknown, results, strict=True):
-            if isinstance(result, exception.SGConductorException):
-                LOG.warning('Dropped report: %(error)s (a report of '
-                            '%(binary)s on %(host)s)',
-                            {'error': result, 'binary': values['binary'],
-                             'host': values['host']})
-                refused += 1
+        to_write, waiting = [], []
+        for report in self._learn(unknown, now):
+            # Behind a report of the same service waiting for the
+            # database, or it would be written out of order.
+            (waiting if self.deferred.holds(report[0]) else
+             to_write).append(report)
+        results = self.write_many(to_write, now) if to_write else []
+        for report, result in zip(to_write, results, strict=True):
+            if (isinstance(result, exception.DatabaseUnavailable)
+                    and self.heartbeats.running):
+                self._database.failed(result)
+                waiting.append(report)
+            elif isinstance(result, exception.SGConductorException):
+                refused += _dropped(report[0], result)
+        for values, uuid in waiting:
+            if not self.deferred.add(values, uuid, now):
+                refused += _dropped(values, 'more than %d services wait '
+                                    'for the database' % self.deferred.limit)
         return refused
+
+    def _write_deferred(self):
+        """Write the reports kept while the database was away, before
+        the heartbeats and the intake's progress of the same flush: each
+        service's latest report is written as of the earliest of them,
+        then moved forward to its own time with the heartbeats. Raises
+        DatabaseUnavailable (and keeps them) if it is still away."""
+        entries = self.deferred.take()
+        if not entries:
+            return
+        results = self.write_many([(e.values, e.uuid) for e in entries],
+                                  min(e.latest for e in entries))
+        unwritten = []
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, exception.DatabaseUnavailable):
+                unwritten.append(entry)
+            elif isinstance(result, exception.SGConductorException):
+                _dropped(entry.values, result)
+            elif result[0] is not None:
+                self.heartbeats.count(result[0].id, entry.count - 1,
+                                      entry.latest)
+        if unwritten:
+            self.deferred.restore(unwritten)
+            raise exception.DatabaseUnavailable(
+                reason='%d reports still wait for it' % len(unwritten))
+        self._database.succeeded()
+        LOG.info('Wrote the reports of %d services kept while the '
+                 'database was away.', len(entries))
 
     def learn_registered(self):
         """Know every registered service now, instead of looking each up
@@ -154,3 +203,11 @@ class ReportWriter:
             self.heartbeats.remember(service)
         return [(values, uuid) for values, uuid in reports
                 if not self.heartbeats.offer(values, uuid, now)]
+
+
+def _dropped(values, error):
+    """Log a report that is lost; 1, to count it."""
+    LOG.warning('Dropped report: %(error)s (a report of %(binary)s on '
+                '%(host)s)', {'error': error, 'binary': values['binary'],
+                              'host': values['host']})
+    return 1

@@ -15,10 +15,10 @@ until it can.
 STATES = {True: 'up', False: 'down'}
 
 
-def notify_state_changes(dbapi, servicegroup, notifier):
-    """Look once; notify each change. Returns the number notified."""
-    services = dbapi.service_get_all()
-    states = servicegroup.get_states(services, dbapi.reports_read_until())
+def notify_state_changes(dbapi, services, states, notifier):
+    """Compare ``services``, just judged ``states``, with what the last
+    notifications said; notify each change. Returns the number
+    notified."""
     changes, reasons = [], {}
     for service, state in zip(services, states, strict=True):
         judged = STATES.get(state.up)

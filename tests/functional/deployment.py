@@ -85,7 +85,8 @@ def one_line(text):
 class Deployment:
 
     def __init__(self, workdir, db_url=None, transport_url=TRANSPORT_URL,
-                 servicegroup=None, service_down_time=SERVICE_DOWN_TIME):
+                 servicegroup=None, service_down_time=SERVICE_DOWN_TIME,
+                 report_interval=REPORT_INTERVAL):
         self.workdir = str(workdir)
         self.db_url = db_url
         self.topic = 'sgfunc-' + uuid.uuid4().hex
@@ -99,7 +100,7 @@ class Deployment:
             'DEFAULT': {
                 'transport_url': transport_url,
                 'control_exchange': self.topic,
-                'report_interval': REPORT_INTERVAL,
+                'report_interval': report_interval,
                 'service_down_time': service_down_time,
                 'log_file': self.path('manage.log'),
             },

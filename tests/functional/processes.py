@@ -37,9 +37,13 @@ def cleanup_all(children, grace=CLEANUP_GRACE):
         child.cleanup(max(0.0, deadline - time.monotonic()))
 
 
+# Characters of one line that failure reports show.
+LINE_LIMIT = 1000
+
+
 def tail(path, lines=60):
-    """The last ``lines`` lines of a text file, or a note why there are
-    none."""
+    """The last ``lines`` lines of a text file (each cut at LINE_LIMIT),
+    or a note why there are none."""
     try:
         with open(path, errors='replace') as f:
             content = f.read().splitlines()
@@ -47,7 +51,9 @@ def tail(path, lines=60):
         return '(%s does not exist)' % path
     if not content:
         return '(%s is empty)' % path
-    return '\n'.join(content[-lines:])
+    return '\n'.join(line if len(line) <= LINE_LIMIT
+                     else line[:LINE_LIMIT] + ' [...]'
+                     for line in content[-lines:])
 
 
 class Process:

@@ -80,9 +80,10 @@ def test_a_mark_goes_to_the_end_of_the_queue_over_its_own_connection(
     """The consuming connection never publishes (RabbitMQ would stop
     reading it, acknowledgements included, under a resource alarm): the
     mark comes over the marker's own connection to the same broker, after
-    what was queued; a marker whose connection broke opens another."""
+    what was queued; a marker whose connection broke opens another, and
+    holds its marks back (here for 0 s) before using it."""
     publish(queue, 3)
-    marker = marks.Marker(queue.name)
+    marker = marks.Marker(queue.name, hold=0)
     with broker_connection() as connection:
         connection.ensure_connection(max_retries=0)
         receiver = deliveries.FrameReceiver(connection, queue, PREFETCH)
@@ -106,8 +107,10 @@ def test_a_mark_goes_to_the_end_of_the_queue_over_its_own_connection(
         marker._next = 0
         marker.put_if_due()         # fails: the connection is gone
         marker._next = 0
-        marker.put_if_due()         # a new connection
+        marker.put_if_due()         # a new connection, marks held back
         assert marker._connection not in (None, first)
+        marker._next = 0
+        marker.put_if_due()
         (mark,) = receive_all(receiver, 1)
         assert marks.MARK_HEADER in mark.headers
     marker.close()

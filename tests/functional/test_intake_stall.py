@@ -55,8 +55,8 @@ def test_a_stalled_intake_calls_nobody_down(deployment):
         services = deployment.service_map()
         assert states(services, 'live', 'dead') == {
             'live': 'unknown', 'dead': 'down'}, services
-        assert 'the conductor has read no report sent in the last' in (
-            services['live']['state_reason'])
+        assert ('the conductor may not have read every report sent in the '
+                'last') in services['live']['state_reason']
         stalled_count = services['live']['report_count']
     finally:
         os.kill(intake, signal.SIGCONT)

@@ -2,56 +2,16 @@
 a listener in this process receives, as a consumer of Nova's
 notifications would."""
 
-import contextlib
-
-import oslo_messaging as messaging
-from oslo_config import cfg
-
 from sgconductor.conductor import rpcapi as conductor_rpcapi
+from tests.functional import listener
 
 BINARY = 'nova-compute'
 TIMEOUT = 20
 
 
-class Collector:
-    def __init__(self):
-        self.received = []
-
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        data = payload['nova_object.data']
-        self.received.append((event_type, data['host'])
-                             if event_type != 'service.state' else
-                             (event_type, data['host'], data['state']))
-
-    warn = info
-
-
-@contextlib.contextmanager
-def notifications(deployment, **conductor):
-    """A listener on the deployment's notification topic, then its
-    conductor, emitting there; yields what the listener receives."""
-    topic = deployment.topic + '-notifications'
-    transport = messaging.get_notification_transport(cfg.CONF)
-    collector = Collector()
-    listener = messaging.get_notification_listener(
-        transport, [messaging.Target(topic=topic)], [collector],
-        executor='threading')
-    listener.start()  # declares the queue before anything is emitted
-    try:
-        deployment.start_conductor(sections={
-            'oslo_messaging_notifications': {'driver': 'messagingv2',
-                                             'topics': topic},
-            'conductor': conductor})
-        yield collector.received
-    finally:
-        listener.stop()
-        listener.wait()
-        transport.cleanup()
-
-
 def test_service_changes_are_notified(deployment, client):
     d = deployment
-    with notifications(d) as received:
+    with listener.notifications(d) as received:
         ctxt = conductor_rpcapi.admin_context()
         client.register_service(ctxt, {'host': 'cn1', 'binary': BINARY,
                                        'version': 2})
@@ -66,7 +26,7 @@ def test_service_changes_are_notified(deployment, client):
 
 def test_a_compute_going_down_and_up_is_notified(deployment, client):
     d = deployment
-    with notifications(d, state_check_interval=1) as received:
+    with listener.notifications(d, state_check_interval=1) as received:
         compute = d.start_compute('cn1', '--host', 'cn1')
         d.wait_for('cn1 registered',
                    lambda: ('service.create', 'cn1') in received, TIMEOUT)

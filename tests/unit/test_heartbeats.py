@@ -119,6 +119,9 @@ def test_a_failed_flush_keeps_every_heartbeat_for_the_next(buffer, caplog):
         buffer.offer(report('h1'), service.uuid, LATER)
         buffer.flush()
     buffer.flush()
+    # The progress one flush later than the heartbeats, after an outage.
+    assert buffer.dbapi.reports_read_until() is None
+    buffer.flush()
     assert buffer.dbapi.reports_read_until() == NOW
     written = rows(buffer.dbapi)['h1']
     assert written.report_count == 4

@@ -293,3 +293,39 @@ def test_report_while_database_is_unreachable_is_dropped_with_a_log_line(
     # The conductor is still serving, and says why it cannot answer.
     with pytest.raises(exception.DatabaseUnavailable):
         rpcapi.get_min_version(ctxt, 'nova-compute')
+
+
+def test_a_flush_between_the_two_reads_of_a_listing_calls_nobody_down(
+        db, monkeypatch):
+    """The first flush after an outage moves the moment services are
+    judged as of far forward, with every heartbeat of the outage. When it
+    commits between a listing's read of the services and its read of
+    that moment, the listing must not judge the rows it read before
+    against the moment it read after."""
+    conductor = manager.ConductorManager('topic')
+    dbapi = conductor.dbapi
+    now = timeutils.utcnow()
+    service, _ = dbapi.service_upsert(report('cn1'), now)
+    dbapi.service_record_heartbeats({}, now)
+    later = now + datetime.timedelta(seconds=600)
+    flushed = []
+
+    def flush_after(read):
+        def reading(*args, **kwargs):
+            result = read(*args, **kwargs)
+            if not flushed:
+                flushed.append(read.__name__)
+                dbapi.service_record_heartbeats({service.id: (1, later)},
+                                                later)
+            return result
+        return reading
+
+    for name in ('service_get_all', 'reports_read_until'):
+        monkeypatch.setattr(dbapi, name, flush_after(getattr(dbapi, name)))
+    timeutils.set_time_override(later)
+    try:
+        (listed,) = conductor.service_get_all(None)
+    finally:
+        timeutils.clear_time_override()
+    assert flushed
+    assert (listed['state'], listed['report_count']) == ('up', 2), listed

@@ -108,6 +108,16 @@ class _Context:
 _UNAVAILABLE = (db_exc.DBConnectionError, db_exc.DBNonExistentDatabase)
 
 
+def _refused_by_libpq(exc):
+    """A PostgreSQL server that cannot be reached, which oslo.db does not
+    recognise: its filter expects libpq's old wording ("could not connect
+    to server"), libpq 14 and later say "connection to server at ...
+    failed", and oslo.db lets the OperationalError through as it is. Such
+    an error carries no SQLSTATE: no server answered."""
+    return (isinstance(exc, sa.exc.OperationalError)
+            and getattr(exc.orig, 'pgcode', '') is None)
+
+
 def _translate_db_errors(func):
     """Turn oslo.db's errors into sgconductor's: DatabaseUnavailable when
     the database cannot be reached, DatabaseError when it refuses."""
@@ -118,6 +128,11 @@ def _translate_db_errors(func):
         except _UNAVAILABLE as exc:
             raise exception.DatabaseUnavailable(
                 reason=exception.first_line(exc.inner_exception or exc))
+        except sa.exc.OperationalError as exc:
+            if not _refused_by_libpq(exc):
+                raise
+            raise exception.DatabaseUnavailable(
+                reason=exception.first_line(exc.orig))
         except db_exc.DBError as exc:
             raise exception.DatabaseError(
                 reason=exception.first_line(exc.inner_exception or exc))
@@ -145,10 +160,14 @@ def service_upsert(values, now, uuid=None):
     return service_upsert_many([(values, uuid)], now)[0]
 
 
+# Not retried on a lost connection: a database that is away fails at once
+# (a registration is retried by its reporter, a report kept for the next
+# flush: see conductor/deferred.py), instead of holding the caller for
+# seconds and then logging oslo.db's traceback.
 @_translate_db_errors
 @oslo_db_api.wrap_db_retry(
     max_retries=5, retry_interval=0.1, inc_retry_interval=True,
-    retry_on_deadlock=True, retry_on_disconnect=True,
+    retry_on_deadlock=True,
     exception_checker=lambda exc: isinstance(exc, db_exc.DBDuplicateEntry))
 def service_upsert_many(reports, now):
     """Record that services reported at ``now`` (the conductor's clock),

@@ -27,7 +27,8 @@ class DbDriver(base.Driver):
                               % -elapsed)
         if (read_until - last).total_seconds() <= self.service_down_time:
             return base.State(None, 'no report for %d s, but the conductor '
-                              'has read no report sent in the last %d s'
+                              'may not have read every report sent in the '
+                              'last %d s'
                               % (elapsed, (now - read_until).total_seconds()))
         return base.State(False, 'no report for %d s' % elapsed)
 

@@ -1,0 +1,48 @@
+"""Listening to a deployment's versioned notifications, as a consumer of
+Nova's notifications would."""
+
+import contextlib
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+
+class Collector:
+    def __init__(self):
+        self.received = []
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        data = payload['nova_object.data']
+        self.received.append((event_type, data['host'])
+                             if event_type != 'service.state' else
+                             (event_type, data['host'], data['state']))
+
+    warn = info
+
+
+@contextlib.contextmanager
+def notifications(deployment, sections=None, **conductor):
+    """A listener on the deployment's notification topic, then its
+    conductor, emitting there (``conductor``: its [conductor] options,
+    ``sections``: any other); yields what the listener receives.
+
+    The listener uses cfg.CONF's transport (the ``client`` fixture's).
+    """
+    topic = deployment.topic + '-notifications'
+    transport = messaging.get_notification_transport(cfg.CONF)
+    collector = Collector()
+    listener = messaging.get_notification_listener(
+        transport, [messaging.Target(topic=topic)], [collector],
+        executor='threading')
+    listener.start()  # declares the queue before anything is emitted
+    try:
+        deployment.start_conductor(sections=dict(
+            sections or {},
+            oslo_messaging_notifications={'driver': 'messagingv2',
+                                          'topics': topic},
+            conductor=conductor))
+        yield collector.received
+    finally:
+        listener.stop()
+        listener.wait()
+        transport.cleanup()

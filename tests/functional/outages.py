@@ -1,0 +1,148 @@
+"""What outage tests share: a fleet under watch, and the checks that
+nobody was called down because of the outage.
+
+A drill runs a conductor that emits ``service.state`` to a listener in
+the test process, one compute process simulating FLEET services and one
+real compute, and a state watcher listing them back to back. A listing
+that shows a live service down, or a ``service.state`` that says so, is a
+false down: what would have a cloud evacuate healthy hosts.
+"""
+
+import signal
+import time
+
+from tests.functional import deployment as sg_deployment
+from tests.functional import listener
+from tests.functional import watcher as watcher_lib
+
+# Reports every 2 s, down after 6 s of silence: an outage of 30 or 60 s
+# is many times service_down_time.
+REPORT_INTERVAL = 2
+SERVICE_DOWN_TIME = 6
+# Services simulated by one compute process (sgconductor-compute --fleet),
+# and one real compute, "cn1".
+FLEET = 300
+HOSTS = sorted(['fleet-%05d' % i for i in range(1, FLEET + 1)] + ['cn1'])
+# Seconds to wait for every service to be up at start.
+START_LIMIT = 60
+
+
+def deployment(request, database, tmp_path):
+    """An outage test's deployment, for a ``deployment`` fixture of its
+    module (which the ``client`` fixture uses too) to yield from."""
+    deployment = sg_deployment.Deployment(
+        tmp_path, database, service_down_time=SERVICE_DOWN_TIME,
+        report_interval=REPORT_INTERVAL)
+    request.node.sg_deployment = deployment
+    deployment.db_sync()
+    yield deployment
+    deployment.cleanup()
+
+
+def all_up(services):
+    return (sorted(services) == HOSTS
+            and all(s['state'] == 'up' for s in services.values()))
+
+
+class Drill:
+    """The processes of an outage test and what was seen of them."""
+
+    def __init__(self, deployment, conductor_sections=None,
+                 compute_sections=None):
+        self.deployment = deployment
+        self.conductor_sections = conductor_sections
+        self.compute_sections = compute_sections
+        self.children = []
+        self.computes = {}
+        self.received = None
+        self.watcher = None
+        self._notifications = None
+
+    def __enter__(self):
+        """Start everything; return once every service is up and
+        watched."""
+        d = self.deployment
+        self._notifications = listener.notifications(
+            d, sections=self.conductor_sections, state_check_interval=1)
+        self.received = self._notifications.__enter__()
+        self.children.append(d.conductor)
+        for name, args in (('fleet', ('--fleet', str(FLEET))), ('cn1', ())):
+            self.computes[name] = d.start_compute(
+                name, '--host', name, *args, sections=self.compute_sections)
+        self.children.extend(self.computes.values())
+        self.before = d.wait_for_services('every service up', all_up,
+                                          START_LIMIT)
+        self.watcher = watcher_lib.StateWatcher(d)
+        self.watcher.start()
+        self.watcher.go()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._notifications.__exit__(*exc_info)
+
+    def assert_running(self):
+        dead = [p.name for p in self.children if not p.running()]
+        assert not dead, '%s died\n%s' % (dead, self.deployment.describe())
+
+    def check_no_false_down(self, outage_began, listings_back_by):
+        """Stop the watcher; no listing showed a service down or lost one,
+        none failed after ``listings_back_by`` (time.time()), and no
+        ``service.state`` said down. Returns how many services were
+        unknown at most in a listing after ``outage_began``."""
+        problems = []
+        unknown = 0
+        for asked, answered, rows in self.watcher.stop():
+            line = '%7.2f-%.2f s' % (asked - outage_began,
+                                     answered - outage_began)
+            if isinstance(rows, str):
+                if answered > listings_back_by:
+                    problems.append('%s failed: %s' % (line, rows))
+                continue
+            if sorted(host for host, _, _ in rows) != HOSTS:
+                problems.append('%s lost or duplicated rows' % line)
+            down = [row for row in rows if row[1] == 'down']
+            if down:
+                problems.append('%s down: %s' % (line, down[:5]))
+            if asked > outage_began:
+                unknown = max(unknown,
+                              sum(row[1] == 'unknown' for row in rows))
+        problems += ['notified: %s' % (event,) for event in self.received
+                     if event[0] == 'service.state' and event[2] == 'down']
+        assert not problems, '\n'.join(problems[:20])
+        return unknown
+
+    def check_recovery(self, outage_began, listings_back_by, after, lost,
+                       recovered):
+        """Everything an outage must leave as it was: nobody was called
+        down (``check_no_false_down``), every process runs, the rows are
+        the ones before it (``after``: a listing once all were up again)
+        and every service reported since, and the conductor logged the
+        outage (``lost``) and its end (``recovered``) without a traceback.
+        Returns the conductor's log from the outage on."""
+        unknown = self.check_no_false_down(outage_began, listings_back_by)
+        print('at most %d services unknown in a listing' % unknown)
+        self.assert_running()
+        assert {h: s['uuid'] for h, s in after.items()} == {
+            h: s['uuid'] for h, s in self.before.items()}
+        stale = [h for h in HOSTS
+                 if after[h]['report_count'] <= self.before[h]['report_count']]
+        assert not stale, stale[:5]
+        log = self.deployment.read_log('conductor')
+        assert 'Traceback' not in log, self.deployment.describe()
+        began = log.find(lost)
+        assert 0 <= began < log.find(recovered, began), (
+            'the conductor should log the outage and its end')
+        return log[began:]
+
+    def check_judgement_works(self, limit):
+        """A compute killed now is listed down, and notified down: the
+        checks above would have seen a false one."""
+        d = self.deployment
+        self.computes['cn1'].send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        d.wait_for_services('the killed compute to be down',
+                            lambda s: s['cn1']['state'] == 'down', limit)
+        print('killed compute down in %.1f s' % (time.monotonic() - killed))
+        d.wait_for('the killed compute notified down',
+                   lambda: ('service.state', 'cn1', 'down') in self.received,
+                   limit)

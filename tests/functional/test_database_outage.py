@@ -1,0 +1,110 @@
+"""The database unreachable for 60 s under a running fleet.
+
+The conductor reaches its database through a TCP proxy of this test's
+own (``tcp_proxy.py``); cutting it drops every connection and refuses new
+ones, as a database server that went away would. Meanwhile
+(``outages.Drill``):
+
+* the conductor keeps consuming reports and counts them in memory, one
+  entry per service; nothing is written, so nobody can be judged down;
+* reads and admin calls fail within seconds with one line naming the
+  database, never a timeout, never a traceback;
+* a service that starts during the outage registers once it is back;
+* within seconds of recovery every heartbeat received meanwhile is
+  written (the report counts grow by the outage's reports), nobody was
+  listed or notified down, and a killed compute is still caught.
+"""
+
+import time
+
+import pytest
+
+from tests.functional import deployment as sg_deployment
+from tests.functional import outages
+from tests.functional import tcp_proxy
+
+REPORT_INTERVAL = outages.REPORT_INTERVAL
+SERVICE_DOWN_TIME = outages.SERVICE_DOWN_TIME
+OUTAGE_SECONDS = 60
+# Seconds a CLI call may take while the database is away: a Python start,
+# a call, and the conductor's attempts to reconnect.
+FAIL_FAST = 10
+# Seconds from recovery until every report kept meanwhile is listed.
+RECOVERY_LIMIT = 15
+DETECTION_LIMIT = SERVICE_DOWN_TIME + 15
+DEFAULT_PORTS = {'postgresql': 5432, 'mysql': 3306}
+# A service that starts during the outage (a binary of its own, so that
+# the fleet's listings do not include it).
+LATE_BINARY = 'nova-scheduler'
+
+LOST = 'Lost contact with the database (heartbeat flush)'
+RECOVERED = 'Contact with the database (heartbeat flush) recovered.'
+
+
+@pytest.fixture
+def deployment(request, broker, database, tmp_path):
+    """The ``client`` fixture's too."""
+    yield from outages.deployment(request, database, tmp_path)
+
+
+@pytest.fixture
+def db_proxy(database, backend):
+    proxy = tcp_proxy.TcpProxy(database.render_as_string(
+        hide_password=False), DEFAULT_PORTS[backend])
+    proxy.start()
+    yield proxy
+    proxy.close()
+
+
+def fails_fast(d, *args):
+    """Run sgconductor-manage; it must fail within FAIL_FAST s with one
+    line about the database. Returns that line."""
+    started = time.monotonic()
+    result = d.manage(*args)
+    took = time.monotonic() - started
+    assert result.returncode != 0, result.stdout
+    line = sg_deployment.one_line(result.stderr)
+    assert 'database' in line, line
+    assert took < FAIL_FAST, '%s took %.1f s' % (' '.join(args), took)
+    print('%s: %.1f s: %s' % (' '.join(args), took, line))
+    return line
+
+
+def test_database_outage_under_load(deployment, db_proxy, client):
+    d = deployment
+    with outages.Drill(d, conductor_sections={
+            'database': {'connection': db_proxy.url()}}) as drill:
+        db_proxy.cut()
+        cut = time.time()
+        fails_fast(d, 'service', 'list')
+        fails_fast(d, 'service', 'disable', 'cn1', 'nova-compute')
+        fails_fast(d, 'service', 'min-version', 'nova-compute')
+        drill.children.append(d.start_compute(
+            'late', '--host', 'late', '--binary', LATE_BINARY))
+        time.sleep(max(0, cut + OUTAGE_SECONDS - time.time()))
+        drill.assert_running()
+
+        db_proxy.restore()
+        restored = time.time()
+        after = d.wait_for_services('every service up again', outages.all_up,
+                                    RECOVERY_LIMIT)
+        print('every service up %.1f s after the database came back'
+              % (time.time() - restored))
+        # Counted during the outage, written after it.
+        gained = min(after[host]['report_count']
+                     - drill.before[host]['report_count']
+                     for host in outages.HOSTS)
+        print('every service gained at least %d reports' % gained)
+        assert gained >= OUTAGE_SECONDS / REPORT_INTERVAL - 2
+        (late,) = d.wait_for(
+            'the late service registered and up',
+            lambda: [s for s in d.services(binary=LATE_BINARY)
+                     if s['state'] == 'up'], RECOVERY_LIMIT)
+        assert late['host'] == 'late'
+        assert d.service_map()['cn1']['status'] == 'enabled'
+
+        time.sleep(2 * REPORT_INTERVAL)
+        drill.check_recovery(cut, restored + RECOVERY_LIMIT, after, LOST,
+                             RECOVERED)
+
+        drill.check_judgement_works(DETECTION_LIMIT)
