@@ -94,6 +94,8 @@ install_packages() {
     command -v memcached >/dev/null || missing+=(memcached)
     command -v etcd >/dev/null || missing+=(etcd-server)
     command -v curl >/dev/null || missing+=(curl)
+    # TLS in front of RabbitMQ for tests/functional/test_tls.py
+    command -v stunnel4 >/dev/null || missing+=(stunnel4)
     [[ -x /usr/share/zookeeper/bin/zkServer.sh ]] || missing+=(zookeeper)
     ((${#missing[@]})) || return 0
     say "installing ${missing[*]} from Debian's packages"
@@ -187,6 +189,17 @@ ensure_server memcached 11211 \
     memcached_start
 ensure_server etcd 2379 'curl -fsS http://127.0.0.1:2379/health | grep -q true' \
     etcd_start
+
+# --- RabbitMQ: a user whose password tests/functional/test_secrets.py
+# looks for in every log and error (keep in sync with its SECRET_BROKER_*).
+SECRET_BROKER_USER=sgconductor-secrets
+SECRET_BROKER_PASSWORD=Rabbit-S3cret-5d81
+rabbitmqctl -q add_user "$SECRET_BROKER_USER" "$SECRET_BROKER_PASSWORD" \
+    >/dev/null 2>&1 \
+    || rabbitmqctl -q change_password "$SECRET_BROKER_USER" \
+        "$SECRET_BROKER_PASSWORD" >/dev/null
+rabbitmqctl -q set_permissions -p / "$SECRET_BROKER_USER" '.*' '.*' '.*' \
+    >/dev/null
 
 # --- MariaDB: root through the unix socket (root over TCP may be refused).
 say "MariaDB: user $DB_USER@127.0.0.1 and @localhost, database $DB_NAME"

@@ -17,6 +17,8 @@ import uuid
 
 import amqp
 
+from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.conductor import versioncache
 from tests.functional import databases
 from tests.functional import processes
 
@@ -42,7 +44,7 @@ CONDUCTOR_READY = 'consuming topic'
 API_START_TIMEOUT = 30
 
 
-def _amqp_connection(transport_url):
+def amqp_connection(transport_url):
     """An unopened amqp.Connection to the (first) broker of a rabbit://
     transport URL."""
     url = urllib.parse.urlsplit(transport_url.split(',')[0])
@@ -56,7 +58,7 @@ def _amqp_connection(transport_url):
 
 def broker_problem(transport_url=TRANSPORT_URL):
     """None if the broker accepts an AMQP login, else why not."""
-    conn = _amqp_connection(transport_url)
+    conn = amqp_connection(transport_url)
     try:
         conn.connect()
     except (OSError, amqp.AMQPError) as exc:
@@ -86,7 +88,9 @@ class Deployment:
 
     def __init__(self, workdir, db_url=None, transport_url=TRANSPORT_URL,
                  servicegroup=None, service_down_time=SERVICE_DOWN_TIME,
-                 report_interval=REPORT_INTERVAL):
+                 report_interval=REPORT_INTERVAL, sections=None):
+        """``sections`` ({section: {option: value}}) add to the
+        configuration every process and command shares."""
         self.workdir = str(workdir)
         self.db_url = db_url
         self.topic = 'sgfunc-' + uuid.uuid4().hex
@@ -96,7 +100,7 @@ class Deployment:
         # Where the running conductor's lines start in its log, which a
         # restarted conductor appends to.
         self._conductor_log_start = 0
-        self.config_file = self.write_config('sgconductor.conf', {
+        shared = {
             'DEFAULT': {
                 'transport_url': transport_url,
                 'control_exchange': self.topic,
@@ -113,7 +117,10 @@ class Deployment:
             'database': ({'connection': db_url.render_as_string(
                 hide_password=False)} if db_url is not None else {}),
             'servicegroup': servicegroup or {},
-        })
+        }
+        for section, options in (sections or {}).items():
+            shared.setdefault(section, {}).update(options)
+        self.config_file = self.write_config('sgconductor.conf', shared)
 
     def path(self, name):
         return os.path.join(self.workdir, name)
@@ -126,10 +133,16 @@ class Deployment:
 
     # --- sgconductor-manage
 
-    def manage(self, *args, timeout=MANAGE_TIMEOUT):
-        """Run sgconductor-manage; returns the CompletedProcess."""
-        argv = [processes.console_script('sgconductor-manage'),
-                '--config-file', self.config_file] + list(args)
+    def manage(self, *args, timeout=MANAGE_TIMEOUT,
+               script='sgconductor-manage', config=None):
+        """Run sgconductor-manage (or another command, ``script``), with
+        the shared configuration and ``config`` (a file of
+        write_config()'s) if given; returns the CompletedProcess."""
+        argv = [processes.console_script(script),
+                '--config-file', self.config_file]
+        if config is not None:
+            argv += ['--config-file', config]
+        argv += list(args)
         try:
             return subprocess.run(argv, capture_output=True, text=True,
                                   timeout=timeout, stdin=subprocess.DEVNULL)
@@ -294,22 +307,42 @@ class Deployment:
 
     def cleanup(self):
         processes.cleanup_all(self.processes)
-        self._delete_exchange()
+        self._delete_leftovers()
 
-    def _delete_exchange(self):
-        """Delete the control exchange if nothing is bound to it.
+    def _leftovers(self):
+        """(queues, exchanges) this deployment's processes may declare.
 
-        An auto-delete exchange goes away with its last queue binding, but
-        one that only ever saw a publisher (a CLI with no conductor) never
-        had one.
+        Most are auto-deleted, but not in a test that turns
+        amqp_auto_delete off; and an exchange that only ever saw a
+        publisher (a CLI with no conductor), or a fanout one, stays.
         """
-        conn = _amqp_connection(self.transport_url)
+        topic = self.topic
+        host = socket.gethostname()
+        queues = [topic, '%s.%s' % (topic, host),
+                  conductor_rpcapi.reports_topic(topic),
+                  conductor_rpcapi.versions_topic(topic),
+                  '%s-notifications.info' % topic,
+                  '%s-notifications.warn' % topic]
+        exchanges = [topic, '%s_fanout' % topic, '%s_fanout'
+                     % versioncache.announcements_topic(topic)]
+        return queues, exchanges
+
+    def _delete_leftovers(self):
+        """Delete this deployment's queues and exchanges: its processes
+        are gone (a fanout queue they leave expires by itself, after
+        rabbit_transient_queues_ttl)."""
+        conn = amqp_connection(self.transport_url)
         try:
             conn.connect()
         except (OSError, amqp.AMQPError):
             return  # no broker there: nothing was declared either
+        queues, exchanges = self._leftovers()
         try:
-            conn.channel().exchange_delete(self.topic, if_unused=True)
+            channel = conn.channel()
+            for queue in queues:
+                channel.queue_delete(queue)
+            for exchange in exchanges:
+                channel.exchange_delete(exchange)
             conn.close()
         except (OSError, amqp.AMQPError):
             conn.collect()

@@ -20,15 +20,29 @@ class Collector:
     warn = info
 
 
+def _topic(deployment):
+    return deployment.topic + '-notifications'
+
+
+def emitting(deployment, sections=None, **conductor):
+    """The configuration sections of a conductor that emits where
+    ``notifications`` listens: ``conductor``, its [conductor] options;
+    ``sections``, any other."""
+    return dict(sections or {},
+                oslo_messaging_notifications={'driver': 'messagingv2',
+                                              'topics': _topic(deployment)},
+                conductor=conductor)
+
+
 @contextlib.contextmanager
 def notifications(deployment, sections=None, **conductor):
     """A listener on the deployment's notification topic, then its
-    conductor, emitting there (``conductor``: its [conductor] options,
-    ``sections``: any other); yields what the listener receives.
+    conductor, emitting there (see ``emitting``); yields what the listener
+    receives.
 
     The listener uses cfg.CONF's transport (the ``client`` fixture's).
     """
-    topic = deployment.topic + '-notifications'
+    topic = _topic(deployment)
     transport = messaging.get_notification_transport(cfg.CONF)
     collector = Collector()
     listener = messaging.get_notification_listener(
@@ -36,11 +50,8 @@ def notifications(deployment, sections=None, **conductor):
         executor='threading')
     listener.start()  # declares the queue before anything is emitted
     try:
-        deployment.start_conductor(sections=dict(
-            sections or {},
-            oslo_messaging_notifications={'driver': 'messagingv2',
-                                          'topics': topic},
-            conductor=conductor))
+        deployment.start_conductor(
+            sections=emitting(deployment, sections, **conductor))
         yield collector.received
     finally:
         listener.stop()

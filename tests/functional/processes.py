@@ -124,6 +124,14 @@ class Process:
         if not self._has_exited():
             self.popen.send_signal(signum)
 
+    def kill(self, timeout):
+        """SIGKILL the process and everything it started (a conductor's
+        workers), as a crashed host would lose them; its status."""
+        self._signal_group(signal.SIGKILL)
+        status = self.wait(timeout)
+        assert status is not None, '%s survived SIGKILL' % self.name
+        return status
+
     def wait(self, timeout):
         """Wait up to ``timeout`` s for an exit; its status, else None."""
         if not self._wait_exit(timeout):

@@ -13,14 +13,28 @@ import urllib.parse
 RECV_SIZE = 64 * 1024
 
 
+def server_address(url, default_port):
+    """(host, port) of the (first) server of a URL
+    (scheme://[user:password@]host[:port]/path)."""
+    parts = urllib.parse.urlsplit(url.split(',')[0])
+    return parts.hostname, parts.port or default_port
+
+
+def local_url(url, port):
+    """``url`` with its (first) server replaced by 127.0.0.1:``port``."""
+    parts = urllib.parse.urlsplit(url.split(',')[0])
+    credentials, _, _ = parts.netloc.rpartition('@')
+    netloc = '127.0.0.1:%d' % port
+    return urllib.parse.urlunsplit(parts._replace(
+        netloc='%s@%s' % (credentials, netloc) if credentials else netloc))
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:``port`` to the (first) server of a URL."""
 
     def __init__(self, server_url, default_port):
-        """``server_url``: scheme://[user:password@]host[:port]/path."""
-        self._server_url = urllib.parse.urlsplit(server_url.split(',')[0])
-        self.upstream = (self._server_url.hostname,
-                         self._server_url.port or default_port)
+        self._server_url = server_url
+        self.upstream = server_address(server_url, default_port)
         self.port = 0
         self.connections = 0     # accepted so far
         self._lock = threading.Lock()
@@ -29,11 +43,7 @@ class TcpProxy:
 
     def url(self):
         """The server's URL, through the proxy (once started)."""
-        credentials, _, _ = self._server_url.netloc.rpartition('@')
-        netloc = '127.0.0.1:%d' % self.port
-        return urllib.parse.urlunsplit(self._server_url._replace(
-            netloc='%s@%s' % (credentials, netloc) if credentials
-            else netloc))
+        return local_url(self._server_url, self.port)
 
     def start(self):
         """Accept connections (on the same port as before, if cut)."""
