@@ -9,6 +9,7 @@ LIST_COLUMNS = [
     ('Status', 'status'), ('State', 'state'), ('Updated At', 'updated_at'),
     ('Disabled Reason', 'disabled_reason'), ('Forced Down', 'forced_down'),
     ('Version', 'version'), ('Last Seen Up', 'last_seen_up'),
+    ('Clock Skew', 'clock_skew'),
 ]
 
 

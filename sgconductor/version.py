@@ -30,6 +30,8 @@ SERVICE_VERSION_HISTORY = (
     {'conductor_rpc': '1.3'},
     # Version 5: get_service_stats (sgconductor-api's /metrics).
     {'conductor_rpc': '1.4'},
+    # Version 6: register_service takes sent_at, the sender's clock.
+    {'conductor_rpc': '1.5'},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

@@ -96,6 +96,8 @@ install_packages() {
     command -v curl >/dev/null || missing+=(curl)
     # TLS in front of RabbitMQ for tests/functional/test_tls.py
     command -v stunnel4 >/dev/null || missing+=(stunnel4)
+    # Skewed clocks for tests/functional/test_clock_skew.py
+    command -v faketime >/dev/null || missing+=(faketime)
     [[ -x /usr/share/zookeeper/bin/zkServer.sh ]] || missing+=(zookeeper)
     ((${#missing[@]})) || return 0
     say "installing ${missing[*]} from Debian's packages"

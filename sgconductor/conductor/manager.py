@@ -19,6 +19,7 @@ from oslo_utils import timeutils
 from sgconductor import exception
 from sgconductor import notifications
 from sgconductor.conductor import announcer
+from sgconductor.conductor import clocks
 from sgconductor.conductor import reports
 from sgconductor.conductor import statewatch
 from sgconductor.conductor import validation
@@ -32,7 +33,7 @@ LOG = logging.getLogger(__name__)
 READ_UNTIL_MAX_AGE = 1.0
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
-RPC_API_VERSION = '1.4'
+RPC_API_VERSION = '1.5'
 
 
 _STATE_NAMES = {True: 'up', False: 'down', None: 'unknown'}
@@ -59,6 +60,7 @@ def service_to_primitive(service, state):
         'version': service.version,
         'report_count': service.report_count,
         'last_seen_up': _isotime(service.last_seen_up),
+        'clock_skew': service.clock_skew,
         'created_at': _isotime(service.created_at),
         'updated_at': _isotime(service.updated_at),
     }
@@ -160,9 +162,15 @@ class ConductorManager:
         Returns ``{'outcome': 'created'|'updated'|'deleted', 'service':
         dict or None}``; 'deleted' means the uuid sent belongs to a service
         an operator deleted, and nothing was written.
+
+        ``sent_at`` (1.5), the sender's clock, is compared with the
+        conductor's: the difference is stored as clock_skew, and logged
+        when it exceeds [conductor] clock_skew_warning.
         """
         try:
-            values, uuid = validation.check_report(report)
+            values, uuid, sent_at = validation.check_registration(report)
+            if sent_at is not None:
+                values['clock_skew'] = clocks.skew(values, sent_at)
             service, outcome = self.reports.write(values, uuid)
         except exception.SGConductorException as exc:
             refused = exc

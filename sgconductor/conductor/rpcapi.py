@@ -8,6 +8,7 @@ messages for the conductor topic.
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_context import context as oslo_context
+from oslo_utils import timeutils
 
 from sgconductor import exception
 from sgconductor import rpc
@@ -50,6 +51,7 @@ class ConductorAPI:
             or (service_delete) its integer id, instead of host and
             binary.
     * 1.4 - get_service_stats.
+    * 1.5 - register_service takes sent_at, the sender's clock.
 
     Every message is sent at the oldest version that carries it: 1.0
     unless it uses what a later version added, and then only once
@@ -66,7 +68,7 @@ class ConductorAPI:
 
     # Keep in sync with manager.RPC_API_VERSION and the newest entry of
     # version.SERVICE_VERSION_HISTORY (a unit test checks).
-    RPC_API_VERSION = '1.4'
+    RPC_API_VERSION = '1.5'
     # What the messages of 1.0 are sent at, whatever the cap.
     BASE_VERSION = '1.0'
 
@@ -115,17 +117,35 @@ class ConductorAPI:
             raise exception.ConductorError(
                 method=method, reason='%s: %s' % (exc.exc_type, exc.value))
 
+    def _can_send(self, version, cap):
+        """True if ``cap`` (``version_cap.get()``) allows ``version``."""
+        return self.client.prepare(version_cap=cap).can_send_version(
+            version)
+
     def _require(self, version, action):
         """Raise ConductorTooOld unless the cap allows ``version``."""
         cap = self.version_cap.get()
-        if not self.client.prepare(version_cap=cap).can_send_version(
-                version):
+        if not self._can_send(version, cap):
             raise exception.ConductorTooOld(
                 action=action, needed=version, cap=cap,
                 level=self.version_cap.level)
 
     def register_service(self, ctxt, report):
-        """Register on start; see ConductorManager.register_service."""
+        """Register on start; see ConductorManager.register_service.
+
+        Where the cap allows 1.5 the call says this host's clock, for the
+        conductor to measure the skew. Without a cap, a conductor older
+        than that refuses it: registering is what every service must be
+        able to do, so it is asked again at 1.0, without the clock.
+        """
+        if self._can_send('1.5', self.version_cap.get()):
+            try:
+                return self._call(ctxt, 'register_service',
+                                  rpc_version='1.5',
+                                  sent_at=timeutils.utcnow().isoformat(),
+                                  **report)
+            except exception.ConductorTooOld:
+                pass
         return self._call(ctxt, 'register_service', **report)
 
     def report_state(self, ctxt, report):

@@ -10,6 +10,8 @@ older than this conductor supports is refused with ServiceTooOld.
 import re
 import uuid as uuid_lib
 
+from oslo_utils import timeutils
+
 from sgconductor import exception
 from sgconductor import version as sg_version
 
@@ -128,6 +130,33 @@ def check_service_key(host, binary, uuid, service_id):
         return {'id': service_id}
     return {'host': check_name(host, 'host', invalid),
             'binary': check_name(binary, 'binary', invalid)}
+
+
+# An ISO 8601 time is about 32 characters; anything longer is not one.
+MAX_TIME = 64
+
+
+def check_registration(report):
+    """Validate a register_service payload: a report, and (1.5) the
+    sender's clock, ``sent_at``.
+
+    Returns ``(values, uuid, sent_at)``, sent_at a naive UTC datetime or
+    None if not sent.
+    """
+    report = dict(report)
+    sent_at = report.pop('sent_at', None)
+    values, uuid = check_report(report)
+    if sent_at is None:
+        return values, uuid, None
+    try:
+        if not isinstance(sent_at, str) or len(sent_at) > MAX_TIME:
+            raise ValueError(sent_at)
+        moment = timeutils.normalize_time(timeutils.parse_isotime(sent_at))
+    except ValueError:
+        raise exception.InvalidReport(
+            sender=values['host'], field='sent_at',
+            reason='must be an ISO 8601 time') from None
+    return values, uuid, moment
 
 
 def check_report(report):

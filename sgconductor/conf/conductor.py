@@ -58,6 +58,14 @@ opts = [
              'service_down_time plus this; each look reads every service '
              'once.'),
     cfg.IntOpt(
+        'clock_skew_warning',
+        default=60,
+        min=1,
+        help='Seconds a registering service\'s clock may differ from the '
+             'conductor\'s before a warning is logged. Liveness never '
+             'depends on it (the conductor stamps every report); the skew '
+             'measured at registration is listed as clock_skew.'),
+    cfg.IntOpt(
         'dead_after',
         default=86400,
         min=60,

@@ -208,9 +208,10 @@ class Deployment:
 
     # --- processes
 
-    def _start(self, name, script, args=(), sections=None):
+    def _start(self, name, script, args=(), sections=None, wrapper=()):
         """Start ``script`` as ``name``; ``sections`` ({section: {option:
-        value}}) override the shared configuration for this process only.
+        value}}) override the shared configuration for this process only;
+        ``wrapper``, a command that runs it (faketime, say).
         """
         process_sections = {'DEFAULT': {}}
         for section, options in (sections or {}).items():
@@ -218,9 +219,9 @@ class Deployment:
         process_sections['DEFAULT']['log_file'] = self.path('%s.log' % name)
         config = self.write_config('%s.conf' % name, process_sections)
         process = processes.Process(
-            name, [processes.console_script(script),
-                   '--config-file', self.config_file,
-                   '--config-file', config] + list(args),
+            name, list(wrapper) + [processes.console_script(script),
+                                   '--config-file', self.config_file,
+                                   '--config-file', config] + list(args),
             self.workdir, log_file=self.path('%s.log' % name))
         self.processes.append(process)
         return process.start()
@@ -259,9 +260,9 @@ class Deployment:
             status, self.describe())
         self.conductor = None
 
-    def start_compute(self, name, *args, sections=None):
+    def start_compute(self, name, *args, sections=None, wrapper=()):
         return self._start('compute-%s' % name, 'sgconductor-compute', args,
-                           sections=sections)
+                           sections=sections, wrapper=wrapper)
 
     def start_api(self, sections=None):
         """Start sgconductor-api on a free port and wait until it serves

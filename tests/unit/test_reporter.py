@@ -5,12 +5,15 @@ import threading
 import time
 
 import pytest
+from oslo_config import cfg
 
 from sgconductor import exception
 from sgconductor import reporter as sg_reporter
 from sgconductor import service as sg_service
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.unit.test_manager import wait_for
+
+CONF = cfg.CONF
 
 
 def make_loop(hosts, interval=0.2, version=1):
@@ -39,10 +42,12 @@ def test_fleet_registers_reports_and_sends_a_last_report(conductor, ctxt):
         return {h: s['report_count']
                 for h, s in by_host(rpcapi, ctxt).items()}
 
-    # The last reports are casts: let them land, then nothing may follow.
+    # The last reports are casts, counted in memory and written by the
+    # next flush: let them land (unchanged over more than a flush
+    # interval), then nothing may follow.
     def settled():
         before = counts()
-        time.sleep(0.3)
+        time.sleep(CONF.conductor.flush_interval + 0.3)
         return before if counts() == before else None
 
     final = wait_for(settled)

@@ -185,7 +185,8 @@ def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
     """A conductor that speaks 1.0 (its endpoint targeted at 1.0) and a
     client pinned to release 2026.2: every 1.0 method works, what 1.1
     added is refused by the client before anything is sent, and an
-    unpinned client would have been refused by the conductor."""
+    unpinned client would have been refused by the conductor, but for
+    registering, which falls back."""
     endpoint = manager.ConductorManager(conf.conf.conductor.topic)
     endpoint.target = messaging.Target(version='1.0')
     transport = rpc.create_transport()
@@ -205,6 +206,14 @@ def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
         # Unpinned, the message goes out and the conductor refuses it:
         # the caller is told what to set.
         conf.config(conductor=None, group='upgrade_levels')
+        unpinned = conductor_rpcapi.ConductorAPI()
+        # Registering, which every service must be able to do, falls back
+        # to 1.0 and leaves the clock out.
+        assert unpinned.register_service(ctxt, report('cn2'))[
+            'outcome'] == 'created'
+        assert {s['host']: s['clock_skew']
+                for s in unpinned.service_get_all(ctxt)} == {
+            'cn1': None, 'cn2': None}
         with pytest.raises(exception.ConductorTooOld) as info:
             conductor_rpcapi.ConductorAPI().service_get_all(ctxt,
                                                             down_for=60)

@@ -61,6 +61,10 @@ class Service(models.TimestampMixin, models.SoftDeleteMixin, Base):
     # before the first, the first judgement), so that each transition is
     # notified once, by one conductor (statewatch.py).
     notified_state = Column(String(8), nullable=True)
+    # Seconds the service's clock was ahead of the conductor's (negative:
+    # behind) when it last registered; None if it did not say. Liveness
+    # never depends on it: the conductor stamps every report itself.
+    clock_skew = Column(Integer, nullable=True)
 
 
 class ReportProgress(Base):
