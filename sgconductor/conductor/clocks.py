@@ -6,8 +6,9 @@ still matters to operators, since its logs, its own timestamps and
 anything it signs are off too. So a registration (RPC 1.5) carries the
 sender's clock; the difference, in whole seconds, is stored as
 ``clock_skew`` and logged when it exceeds ``[conductor]
-clock_skew_warning``. It includes the time the call took to arrive,
-milliseconds normally.
+clock_skew_warning``. It includes the time the call took to arrive:
+milliseconds normally, more if it waited in the queue for a conductor
+to start.
 """
 
 from oslo_config import cfg

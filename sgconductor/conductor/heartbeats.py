@@ -11,7 +11,8 @@ whatever the number of services.
 Anything that changes state (a new service, a new version, topic or zone,
 a report without the service's uuid) is not offered here and goes to the
 database at once. A conductor that dies loses at most one flush interval
-of heartbeats, never a registration or a version change. When a flush
+of heartbeats, never a registration or a version change (unless the
+database is away: see ``deferred.py``). When a flush
 fails, its heartbeats are kept (one entry per service, so memory stays
 bounded) and written by a later flush.
 """

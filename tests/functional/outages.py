@@ -8,6 +8,7 @@ that shows a live service down, or a ``service.state`` that says so, is a
 false down: what would have a cloud evacuate healthy hosts.
 """
 
+import json
 import signal
 import time
 
@@ -112,6 +113,23 @@ class Drill:
                                        **self.CONDUCTOR))
         self.children.append(conductor)
         return conductor
+
+    def wait_until_listed(self, what, predicate, limit):
+        """The computes' listing ({host: service}) once ``predicate``
+        holds. A listing the conductor cannot answer yet is taken again:
+        after an outage its RPC server reconnects after a back-off of its
+        own (oslo.messaging's, up to 30 s)."""
+        d = self.deployment
+
+        def check():
+            result = d.manage('service', 'list', '--binary',
+                              sg_deployment.COMPUTE_BINARY,
+                              '--format', 'json')
+            if result.returncode != 0:
+                return None
+            services = {s['host']: s for s in json.loads(result.stdout)}
+            return services if predicate(services) else None
+        return d.wait_for(what, check, limit)
 
     def assert_running(self):
         dead = [p.name for p in self.children if not p.running()]

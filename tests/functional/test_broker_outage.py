@@ -95,8 +95,8 @@ def test_broker_outage_under_load(deployment, proxies, client):
         restored = time.time()
         time.sleep(COMPUTES_LAG)
         proxies['computes'].restore()
-        after = d.wait_for_services('every service up again', outages.all_up,
-                                    RECOVERY_LIMIT)
+        after = drill.wait_until_listed('every service up again',
+                                        outages.all_up, RECOVERY_LIMIT)
         print('every service up %.1f s after the conductor regained the '
               'broker' % (time.time() - restored))
         # Past the hold and two more report intervals, still nobody down.

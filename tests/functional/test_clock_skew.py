@@ -4,8 +4,8 @@ installed by tools/test-setup.sh), beside one on time.
 * All three are up, and listed with their clock skew (the CLI's "Clock
   Skew" column); the conductor logs a warning for the two off.
 * Judged exactly alike: killed at the same moment, the three are listed
-  down within a report interval of each other (the phase of their last
-  report), about service_down_time after the kill.
+  down within a report interval (the phase of their last report) and a
+  second of each other, about service_down_time after the kill.
 """
 
 import os
@@ -84,5 +84,7 @@ def test_a_skewed_clock_is_judged_like_a_correct_one(deployment):
     assert sorted(down) == sorted(OFFSETS), down
     after = {host: round(at - killed, 2) for host, at in down.items()}
     print('listed down after (s): %s' % after)
+    # The phase of their last report (a report interval), and a second
+    # of rounding (last_seen_up is stored to the second, rounded up).
     spread = max(after.values()) - min(after.values())
-    assert spread <= sg_deployment.REPORT_INTERVAL + 0.5, after
+    assert spread <= sg_deployment.REPORT_INTERVAL + 1.5, after

@@ -66,7 +66,7 @@ def test_a_conductor_killed_under_load_loses_nothing(deployment, client):
         drill.crash_conductor()
         killed = time.time()
         # While it is away: a new service, an upgrade (both register with
-        # a call, retried), and a version change cast as a report.
+        # a call, retried), and a report of another new service, cast.
         late = d.start_compute('late', '--host', 'late',
                                '--binary', LATE_BINARY)
         drill.children.append(late)
@@ -78,7 +78,7 @@ def test_a_conductor_killed_under_load_loses_nothing(deployment, client):
 
         drill.start_conductor()
         restarted = time.time()
-        after = d.wait_for_services(
+        after = drill.wait_until_listed(
             'every service up again, cn1 upgraded', lambda s: (
                 outages.all_up(s) and s['cn1']['version'] == NEW_VERSION),
             RECOVERY_LIMIT)

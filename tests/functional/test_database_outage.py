@@ -86,8 +86,8 @@ def test_database_outage_under_load(deployment, db_proxy, client):
 
         db_proxy.restore()
         restored = time.time()
-        after = d.wait_for_services('every service up again', outages.all_up,
-                                    RECOVERY_LIMIT)
+        after = drill.wait_until_listed('every service up again',
+                                        outages.all_up, RECOVERY_LIMIT)
         print('every service up %.1f s after the database came back'
               % (time.time() - restored))
         # Counted during the outage, written after it.

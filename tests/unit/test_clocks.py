@@ -81,8 +81,9 @@ def test_a_clock_beyond_the_column_is_clamped(rpcapi, ctxt):
 
 
 def test_report_state_takes_no_clock():
-    """Only a registration, a call that waits for nothing else, says the
-    sender's clock: a heartbeat may have waited in a queue."""
+    """Only a registration, a call answered at once (unless no conductor
+    runs), says the sender's clock: a heartbeat may have waited in a
+    queue behind thousands of others."""
     with pytest.raises(exception.InvalidReport, match='sent_at'):
         validation.check_report(dict(report('cn1'),
                                      sent_at=timeutils.utcnow().isoformat()))
