@@ -12,6 +12,8 @@ import json
 import signal
 import time
 
+import sqlalchemy as sa
+
 from tests.functional import deployment as sg_deployment
 from tests.functional import listener
 from tests.functional import watcher as watcher_lib
@@ -47,6 +49,18 @@ def all_up(services):
             and all(s['state'] == 'up' for s in services.values()))
 
 
+def reports_read_until(deployment):
+    """The moment services are judged as of (None: no intake has read a
+    mark yet, and services are judged as of now)."""
+    engine = sa.create_engine(deployment.db_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.text('SELECT read_until FROM report_progress')).scalar()
+    finally:
+        engine.dispose()
+
+
 class Drill:
     """The processes of an outage test and what was seen of them."""
 
@@ -79,6 +93,12 @@ class Drill:
         self.children.extend(self.computes.values())
         self.before = d.wait_for_services('every service up', all_up,
                                           START_LIMIT)
+        # A fleet under watch: until the intake reads its first mark (a
+        # hold after it starts), the deployment has no record of what it
+        # read, and an outage then is one in its first seconds of life
+        # (doc/faults.rst).
+        d.wait_for('the intake reading marks',
+                   lambda: reports_read_until(d), START_LIMIT)
         self.watcher = watcher_lib.StateWatcher(d)
         self.watcher.start()
         self.watcher.go()

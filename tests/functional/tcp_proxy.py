@@ -79,6 +79,13 @@ class TcpProxy:
                 _shut(client)
                 continue
             server.settimeout(None)
+            # As a real proxy (HAProxy) and py-amqp itself: without it,
+            # a small write that follows another waits for the peer's
+            # delayed ACK (40 ms), and every call through the proxy that
+            # is answered in two writes (an acknowledgement, then the
+            # reply) takes that long.
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if self._listener is not listener:
                     _shut(client)
