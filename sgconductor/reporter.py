@@ -39,6 +39,14 @@ from sgconductor.servicegroup.drivers import base as servicegroup_base
 LOG = logging.getLogger(__name__)
 
 
+def first_report_delay(interval):
+    """Seconds from registering to the first report: random within one
+    interval, so that a fleet that starts together does not report
+    together (its registrations cannot be spread: a starting service must
+    know its row at once)."""
+    return random.uniform(0, interval)
+
+
 class Reporter:
     """One service: what it reports and what the conductor told it."""
 
@@ -192,7 +200,7 @@ class ReportLoop:
                 return self.interval
             if not reporter.retired:
                 self._attempt(reporter.join, self._backend)
-            delay = random.uniform(0, self.interval)
+            delay = first_report_delay(self.interval)
         else:
             # The report first: a slow liveness backend must not delay it.
             self._attempt(reporter.transmit, self._conductor)

@@ -31,6 +31,7 @@ from sgconductor.conductor import intake
 from sgconductor.conductor import localapi
 from sgconductor.conductor import manager
 from sgconductor.conductor import pinning
+from sgconductor.conductor import registrationserver
 from sgconductor.conductor import reports
 from sgconductor.conductor import rpcapi
 from sgconductor.conductor import versionserver
@@ -80,7 +81,8 @@ class Intake:
 
 class Conductor:
     """The endpoint and the RPC server of the conductor topic, the
-    version server of the versions topic, and, unless ``with_intake`` is
+    version server of the versions topic, the registration server of the
+    registrations topic, and, unless ``with_intake`` is
     False, an Intake in the same process (tests, the demo). With
     ``report_self`` (one process per host), it also registers and reports
     this host's conductor, every minute looks for services that died or
@@ -100,6 +102,9 @@ class Conductor:
             [self.manager], transport)
         self.version_server = versionserver.VersionServer(
             self.manager, rpcapi.versions_topic(CONF.conductor.topic),
+            manager.RPC_API_VERSION)
+        self.registration_server = registrationserver.RegistrationServer(
+            self.manager, rpcapi.registrations_topic(CONF.conductor.topic),
             manager.RPC_API_VERSION)
         self.intake = Intake() if with_intake else None
         self.self_report = self._self_report() if report_self else None
@@ -136,6 +141,7 @@ class Conductor:
             # process having started first.
             intake.declare_queue(_reports_topic())
         self.version_server.start()
+        self.registration_server.start()
         self.server.start()
         if self.self_report is not None:
             self.self_report.start()
@@ -151,6 +157,7 @@ class Conductor:
         self.server.stop()
         self.server.wait()
         self.version_server.stop()
+        self.registration_server.stop()
         if self.intake is not None:
             self.intake.stop()
         self.manager.cleanup_host()

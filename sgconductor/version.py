@@ -32,6 +32,9 @@ SERVICE_VERSION_HISTORY = (
     {'conductor_rpc': '1.4'},
     # Version 6: register_service takes sent_at, the sender's clock.
     {'conductor_rpc': '1.5'},
+    # Version 7: register_service is also served on the registrations
+    # topic.
+    {'conductor_rpc': '1.6'},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

@@ -1,11 +1,11 @@
 """A consumer thread that stays connected to the broker by itself.
 
-The heartbeat intake and the version server each consume one queue with
-kombu on a thread of their own. Both need the same care around the
-connection: try the brokers of transport_url in turn, log the loss of
-the broker once and its recovery once, wait between attempts, and
-survive any error of their own code, since a process whose consumer
-thread died would look alive and answer nothing ever again.
+The heartbeat intake and the call servers (``callserver.py``) each
+consume one queue with kombu on a thread of their own. All need the same
+care around the connection: try the brokers of transport_url in turn,
+log the loss of the broker once and its recovery once, wait between
+attempts, and survive any error of their own code, since a process whose
+consumer thread died would look alive and answer nothing ever again.
 """
 
 import threading

@@ -10,12 +10,25 @@ arrived and when the latest did, and written by the first flush that
 reaches the database again, before the heartbeats and the intake's
 progress (``HeartbeatBuffer.flush``).
 
-Memory is bounded: one entry per service, at most MAX_SERVICES; reports
-of services beyond that are dropped (and logged), as they were before
-this existed.
+Order matters: a later report of a service must never be overwritten by
+an earlier one. So an entry stays "held" from the moment it waits until
+its write has committed (``take`` ... ``finish``): later reports of that
+service wait behind it, and a registration written by the same process
+takes it over (``supersede``), after any write of it that is under way.
+Another process (a call worker registering a service whose reports the
+intake kept) is not ordered with it: its registration's fields may be
+overwritten by the kept report's until the service's next report.
+
+Memory is bounded: one entry per service, at most MAX_SERVICES (waiting
+or being written); reports of services beyond that are dropped and
+counted (``dropped``).
 """
 
 import threading
+
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
 
 # Services whose reports can wait at once: far more than any fleet
 # measured (doc/scale.rst), a few hundred bytes each.
@@ -45,51 +58,109 @@ class DeferredReports:
 
     def __init__(self, limit=MAX_SERVICES):
         self.limit = limit
-        self._lock = threading.Lock()
-        self._entries = {}
+        # Reports refused since the last take_dropped(): more services
+        # than the limit waited.
+        self.dropped = 0
+        self._changed = threading.Condition()
+        self._waiting = {}
+        self._writing = {}
+        # Services both waiting and being written: counted once.
+        self._both = 0
 
     def __len__(self):
-        return len(self._entries)
+        """Services held."""
+        with self._changed:
+            return len(self._waiting) + len(self._writing) - self._both
 
     def holds(self, values):
-        """True if a report of this service is waiting: its next ones must
-        wait behind it, or they would be written out of order."""
-        return _key(values) in self._entries
+        """True if a report of this service waits or is being written:
+        its next ones must wait behind it."""
+        key = service_key(values)
+        with self._changed:
+            return key in self._waiting or key in self._writing
 
     def add(self, values, uuid, now):
-        """Keep a report received at ``now``; False if full."""
-        key = _key(values)
+        """Keep a report received at ``now``; False (and counted in
+        ``dropped``, the first one logged) if full."""
+        key = service_key(values)
         entry = Deferred(values, uuid, 1, now)
-        with self._lock:
-            held = self._entries.get(key)
-            if held is not None:
-                held.absorb(entry)
-            elif len(self._entries) < self.limit:
-                self._entries[key] = entry
-            else:
-                return False
+        with self._changed:
+            kept = self._keep(key, entry)
+            if not kept:
+                self.dropped += 1
+                first = self.dropped == 1
+        if not kept and first:
+            LOG.warning('More than %d services wait for the database: '
+                        'reports of others are dropped until it is back '
+                        '(counted then).', self.limit)
+        return kept
+
+    def _keep(self, key, entry):
+        """Keep ``entry``; False if full (caller holds the lock)."""
+        held = self._waiting.get(key)
+        if held is not None:
+            held.absorb(entry)
+        elif key in self._writing:
+            self._waiting[key] = entry
+            self._both += 1
+        elif (len(self._waiting) + len(self._writing) - self._both
+              >= self.limit):
+            return False
+        else:
+            self._waiting[key] = entry
         return True
 
     def take(self):
-        """Every waiting entry, in the order their services first waited;
-        they are no longer held."""
-        with self._lock:
-            entries, self._entries = self._entries, {}
-        return list(entries.values())
+        """Every waiting entry, in the order their services first waited,
+        to be written; they stay held until ``finish``."""
+        with self._changed:
+            taken, self._waiting = self._waiting, {}
+            self._writing.update(taken)
+        return list(taken.values())
 
-    def restore(self, entries):
-        """Put back taken entries that could not be written, with what
-        arrived meanwhile (later reports) folded into them."""
-        with self._lock:
-            later, self._entries = self._entries, {
-                _key(entry.values): entry for entry in entries}
-            for key, entry in later.items():
-                held = self._entries.get(key)
-                if held is not None:
-                    held.absorb(entry)
-                else:
-                    self._entries[key] = entry
+    def finish(self, unwritten=()):
+        """The taken entries are written, except ``unwritten``, which
+        wait again, ahead of (and with) what arrived meanwhile."""
+        with self._changed:
+            self._writing = {}
+            self._both = 0
+            self._put_back(unwritten)
+            self._changed.notify_all()
+
+    def supersede(self, services):
+        """Take over the entries of ``services`` (report values) for a
+        registration about to be written, once any write of them under
+        way has finished. Give back those it could not write with
+        ``put_back``."""
+        keys = {service_key(values) for values in services}
+        with self._changed:
+            self._changed.wait_for(lambda: keys.isdisjoint(self._writing))
+            return [self._waiting.pop(key) for key in keys
+                    if key in self._waiting]
+
+    def put_back(self, entries):
+        """Superseded entries whose registration could not be written."""
+        if entries:
+            with self._changed:
+                self._put_back(entries)
+
+    def take_dropped(self):
+        """Reports dropped since the last call."""
+        with self._changed:
+            dropped, self.dropped = self.dropped, 0
+        return dropped
+
+    def _put_back(self, entries):
+        later, self._waiting = self._waiting, {
+            service_key(entry.values): entry for entry in entries}
+        for key, entry in later.items():
+            held = self._waiting.get(key)
+            if held is not None:
+                held.absorb(entry)
+            else:
+                self._waiting[key] = entry
 
 
-def _key(values):
+def service_key(values):
+    """What identifies a service in a report: (host, binary)."""
     return values['host'], values['binary']

@@ -20,8 +20,8 @@ reconnects, and the broker requeues whatever was not acknowledged.
 
 ``KombuReceiver`` drains any kombu transport through kombu's own
 consumer: the intake's on anything but RabbitMQ (the in-memory transport
-of the demo and unit tests), and the version server's (``versionserver.py``)
-everywhere, since it also publishes on its connection.
+of the demo and unit tests), and the call servers' (``callserver.py``)
+everywhere, since they also publish on their connection.
 """
 
 import collections

@@ -1,14 +1,15 @@
 """oslo.messaging's wire format, read and written without oslo.messaging.
 
-The heartbeat intake and the version server take messages straight off
-their queues with kombu. Clients are ordinary oslo.messaging RPC clients,
-so both read what those publish: an envelope ``{"oslo.version": "2.0",
-"oslo.message": "<JSON>"}`` whose message holds ``method``, ``args``,
-``version`` and ``_unique_id``, and for a call ``_msg_id`` and
-``_reply_q``. The version server answers a call as oslo.messaging's own
-server does (``oslo_messaging._drivers.amqpdriver``): a message of the
-same envelope, published to ``_reply_q`` through the default exchange,
-holding ``result``, ``failure``, ``ending`` and ``_msg_id``.
+The heartbeat intake and the call servers (``callserver.py``) take
+messages straight off their queues with kombu. Clients are ordinary
+oslo.messaging RPC clients, so all read what those publish: an
+envelope ``{"oslo.version": "2.0", "oslo.message": "<JSON>"}`` whose
+message holds ``method``, ``args``, ``version`` and ``_unique_id``, and
+for a call ``_msg_id`` and ``_reply_q``. A call server answers a call as
+oslo.messaging's own server does (``oslo_messaging._drivers.amqpdriver``):
+a message of the same envelope, published to ``_reply_q`` through the
+default exchange, holding ``result``, ``failure``, ``ending`` and
+``_msg_id``.
 """
 
 import uuid

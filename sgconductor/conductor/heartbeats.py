@@ -21,6 +21,8 @@ import collections
 import datetime
 import threading
 
+from oslo_log import log as logging
+
 from sgconductor import exception
 from sgconductor import outage
 from sgconductor import threads
@@ -28,6 +30,8 @@ from sgconductor import threads
 # What a coalesced report must repeat exactly; host and binary are the key.
 _Known = collections.namedtuple('_Known', ['id', 'uuid', 'fields'])
 FIELDS = ('topic', 'version', 'availability_zone')
+
+LOG = logging.getLogger(__name__)
 
 
 def _fields(values):
@@ -137,7 +141,12 @@ class HeartbeatBuffer:
 
     def _run(self):
         while not self._flusher.stopping.wait(self.flush_interval):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:
+                # A bug, not the database away: what was counted is kept
+                # (see flush), and the next flush comes on time.
+                LOG.exception('Heartbeat flush failed.')
 
     def flush(self):
         """Write what was counted; keep it for the next flush on failure."""
@@ -149,7 +158,7 @@ class HeartbeatBuffer:
         with self._lock:
             batch, self._pending = self._pending, {}
             read_until, self._read_until = self._read_until, None
-        if self._database.lost and read_until is not None:
+        if self._database.lost:
             # Back after an outage: the other processes' buffers kept
             # heartbeats through it too (a conductor's own reports, those
             # sent to its RPC topic), and write them at their next flush.
@@ -158,6 +167,9 @@ class HeartbeatBuffer:
             # written for.
             self.read_up_to(read_until)
             read_until = None
+            if not batch:
+                self._probe()
+                return
         elif not batch and read_until is None:
             return
         heartbeats = {service_id: (count, _to_the_second(latest))
@@ -169,9 +181,21 @@ class HeartbeatBuffer:
             self._database.failed(exc)
             self._keep(batch, read_until)
             return
+        except Exception:
+            self._keep(batch, read_until)
+            raise
         self._database.succeeded()
         if gone:
             self._forget_ids(gone)
+
+    def _probe(self):
+        """Find out whether the database is back when there is nothing to
+        write (a write of nothing would not reach it)."""
+        try:
+            self.dbapi.reports_read_until()
+        except exception.SGConductorException:
+            return
+        self._database.succeeded()
 
     def _keep(self, batch, read_until):
         with self._lock:

@@ -33,7 +33,7 @@ LOG = logging.getLogger(__name__)
 READ_UNTIL_MAX_AGE = 1.0
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
-RPC_API_VERSION = '1.5'
+RPC_API_VERSION = '1.6'
 
 
 _STATE_NAMES = {True: 'up', False: 'down', None: 'unknown'}
@@ -64,6 +64,29 @@ def service_to_primitive(service, state):
         'created_at': _isotime(service.created_at),
         'updated_at': _isotime(service.updated_at),
     }
+
+
+def _registration(report):
+    """``(values, uuid)`` to write for a register_service payload, with
+    the sender's clock skew (None: not sent); raises InvalidReport."""
+    values, uuid, sent_at = validation.check_registration(report)
+    # Unknown (None) if not sent: a service downgraded to a release that
+    # does not send it.
+    values['clock_skew'] = (None if sent_at is None else
+                            clocks.skew(values, sent_at))
+    return values, uuid
+
+
+def _log_refused(refused):
+    """One line per refused registration, or one for all when more than
+    reports.LOG_EACH were refused together (a herd while the database is
+    away)."""
+    if len(refused) > reports.LOG_EACH:
+        LOG.warning('%(count)d registrations refused, the first: %(first)s',
+                    {'count': len(refused), 'first': refused[0]})
+        return
+    for exc in refused:
+        LOG.warning('Registration refused: %s', exc)
 
 
 def silent_since(read_until, seconds):
@@ -137,6 +160,17 @@ class ConductorManager:
         return service_to_primitive(
             service, self.servicegroup.get_states([service], read_until)[0])
 
+    def _registered(self, written):
+        """What register_service returns for each ``(service, outcome)``
+        written, the services judged together."""
+        services = [service for service, _ in written if service is not None]
+        states = iter(self.servicegroup.get_states(services, None)
+                      if services else ())
+        return [{'outcome': outcome,
+                 'service': service and service_to_primitive(service,
+                                                              next(states))}
+                for service, outcome in written]
+
     def _judged(self, host=None, binary=None):
         """The live services (optionally filtered), their states, and the
         moment they are judged as of (``reports_read_until()``).
@@ -168,19 +202,46 @@ class ConductorManager:
         when it exceeds [conductor] clock_skew_warning.
         """
         try:
-            values, uuid, sent_at = validation.check_registration(report)
-            if sent_at is not None:
-                values['clock_skew'] = clocks.skew(values, sent_at)
-            service, outcome = self.reports.write(values, uuid)
+            written = self.reports.write(*_registration(report))
         except exception.SGConductorException as exc:
             refused = exc
         else:
-            return {'outcome': outcome,
-                    'service': service and self._primitive(service)}
+            return self._registered([written])[0]
         # Logged outside the except block: oslo.log would append the
         # exception being handled and repeat the message.
         LOG.warning('Registration refused: %s', refused)
         raise refused
+
+    def register_services(self, payloads):
+        """register_service of many callers at once, written in one
+        transaction (the registration server). Returns, per report, what
+        register_service would return, or the SGConductorException it
+        would raise."""
+        results = [None] * len(payloads)
+        checked = []
+        for index, report in enumerate(payloads):
+            try:
+                checked.append((index, _registration(report)))
+            except exception.InvalidReport as exc:
+                results[index] = exc
+            except Exception as exc:
+                # A bug: it costs this caller, not the whole batch.
+                LOG.exception('Could not check a registration.')
+                results[index] = exc
+        written = self.reports.write_registrations(
+            [registration for _, registration in checked]) if checked else []
+        accepted = []
+        for (index, _), result in zip(checked, written, strict=True):
+            if isinstance(result, exception.SGConductorException):
+                results[index] = result
+            else:
+                accepted.append((index, result))
+        for (index, _), answer in zip(accepted, self._registered(
+                [result for _, result in accepted]), strict=True):
+            results[index] = answer
+        _log_refused([result for result in results
+                      if isinstance(result, exception.SGConductorException)])
+        return results
 
     @messaging.expose
     def report_state(self, context, **report):

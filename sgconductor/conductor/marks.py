@@ -76,6 +76,9 @@ class Marker:
         the hold after this (re)connection is over."""
         self.close()
         self._broker = broker
+        # The intake reached the broker: any failed mark before is
+        # answered by this hold, not by another one after it.
+        self._outage.succeeded()
         self._hold_back()
 
     def _hold_back(self):

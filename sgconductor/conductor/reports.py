@@ -6,8 +6,10 @@ reports through a ReportWriter; each process has its own, with its own
 HeartbeatBuffer. A report of a service the writer knows, that only says
 "alive", is counted and flushed later with the others; anything else
 (a new service, a new version, topic or zone) is written at once with
-``service_upsert_many``: a batch of the intake in one transaction,
-concurrent registrations together through ``groupcommit``.
+``service_upsert_many``: a batch of the intake in one transaction, the
+registrations the registration server took together in one, and
+concurrent registrations on the conductor topic together through
+``groupcommit``.
 """
 
 from oslo_config import cfg
@@ -24,6 +26,10 @@ from sgconductor.db import api as db_api
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+# New services written together that are logged one line each; more are
+# logged in one line (and each at debug level; notified all the same).
+LOG_EACH = 10
 
 
 class ReportWriter:
@@ -43,7 +49,8 @@ class ReportWriter:
         self.deferred = deferred.DeferredReports()
         self._database = outage.Outage(
             'the database (reports written through)')
-        self._registrations = groupcommit.GroupCommit(self._write_now)
+        self._registrations = groupcommit.GroupCommit(
+            self.write_registrations)
 
     def start(self):
         """Coalesce heartbeats from now on (until then, every report is
@@ -69,8 +76,32 @@ class ReportWriter:
         ``(service, outcome)``; raises SGConductorException."""
         return self._registrations.submit((values, uuid))
 
-    def _write_now(self, reports):
-        return self.write_many(reports, timeutils.utcnow())
+    def write_registrations(self, reports):
+        """Write registrations through in one transaction, like
+        ``write_many``. Each takes over the report of its service kept
+        while the database was away (older than it), so that the flush
+        never writes that one over it."""
+        superseded = self.deferred.supersede(
+            [values for values, _ in reports])
+        try:
+            results = self.write_many(reports, timeutils.utcnow())
+        except Exception:
+            self.deferred.put_back(superseded)
+            raise
+        if superseded:
+            written = {deferred.service_key(values): result
+                       for (values, _), result in zip(reports, results,
+                                                      strict=True)}
+            unwritten = []
+            for entry in superseded:
+                result = written[deferred.service_key(entry.values)]
+                if isinstance(result, exception.SGConductorException):
+                    unwritten.append(entry)
+                elif result[0] is not None:
+                    self.heartbeats.count(result[0].id, entry.count,
+                                          entry.latest)
+            self.deferred.put_back(unwritten)
+        return results
 
     def write_many(self, reports, now):
         """Write ``(values, uuid)`` reports through in one transaction
@@ -86,9 +117,13 @@ class ReportWriter:
                     for report in reports]
         except exception.SGConductorException as exc:
             return [exc] * len(reports)
+        created = []
         for (values, _), (service, outcome) in zip(reports, results,
                                                    strict=True):
             self._written(values, service, outcome)
+            if outcome == db_api.CREATED:
+                created.append(values)
+        _log_created(created)
         return results
 
     def _written(self, values, service, outcome):
@@ -99,8 +134,6 @@ class ReportWriter:
         if outcome == db_api.CREATED:
             if self.notifier is not None:
                 self.notifier.created(service)
-            LOG.info('New service %(binary)s on %(host)s (version '
-                     '%(version)s) registered.', values)
         elif outcome == db_api.DELETED:
             # Every report of a deleted, still-running service lands here;
             # the deletion itself was logged at info.
@@ -142,8 +175,7 @@ class ReportWriter:
                 refused += _dropped(report[0], result)
         for values, uuid in waiting:
             if not self.deferred.add(values, uuid, now):
-                refused += _dropped(values, 'more than %d services wait '
-                                    'for the database' % self.deferred.limit)
+                refused += 1
         return refused
 
     def _write_deferred(self):
@@ -155,24 +187,35 @@ class ReportWriter:
         entries = self.deferred.take()
         if not entries:
             return
-        results = self.write_many([(e.values, e.uuid) for e in entries],
-                                  min(e.latest for e in entries))
-        unwritten = []
-        for entry, result in zip(entries, results, strict=True):
-            if isinstance(result, exception.DatabaseUnavailable):
-                unwritten.append(entry)
-            elif isinstance(result, exception.SGConductorException):
-                _dropped(entry.values, result)
-            elif result[0] is not None:
-                self.heartbeats.count(result[0].id, entry.count - 1,
-                                      entry.latest)
+        # Until they are known written, every entry waits again.
+        unwritten = entries
+        try:
+            results = self.write_many(
+                [(e.values, e.uuid) for e in entries],
+                min(e.latest for e in entries))
+            unwritten = []
+            for entry, result in zip(entries, results, strict=True):
+                if isinstance(result, exception.DatabaseUnavailable):
+                    unwritten.append(entry)
+                elif isinstance(result, exception.SGConductorException):
+                    _dropped(entry.values, result)
+                elif result[0] is not None:
+                    self.heartbeats.count(result[0].id, entry.count - 1,
+                                          entry.latest)
+        finally:
+            self.deferred.finish(unwritten)
         if unwritten:
-            self.deferred.restore(unwritten)
             raise exception.DatabaseUnavailable(
                 reason='%d reports still wait for it' % len(unwritten))
         self._database.succeeded()
         LOG.info('Wrote the reports of %d services kept while the '
                  'database was away.', len(entries))
+        dropped = self.deferred.take_dropped()
+        if dropped:
+            LOG.warning('%(dropped)d reports were dropped while the '
+                        'database was away: more than %(limit)d services '
+                        'waited for it.',
+                        {'dropped': dropped, 'limit': self.deferred.limit})
 
     def learn_registered(self):
         """Know every registered service now, instead of looking each up
@@ -203,6 +246,25 @@ class ReportWriter:
             self.heartbeats.remember(service)
         return [(values, uuid) for values, uuid in reports
                 if not self.heartbeats.offer(values, uuid, now)]
+
+
+def _log_created(created):
+    """Log new services: one line each, or, for more than LOG_EACH
+    written together (a fleet starting at once), one line for all."""
+    many = len(created) > LOG_EACH
+    if many:
+        LOG.info('%(count)d new services registered, %(first)s to '
+                 '%(last)s among them.',
+                 {'count': len(created), 'first': _named(created[0]),
+                  'last': _named(created[-1])})
+    for values in created:
+        LOG.log(logging.DEBUG if many else logging.INFO,
+                'New service %(binary)s on %(host)s (version '
+                '%(version)s) registered.', values)
+
+
+def _named(values):
+    return '%(binary)s on %(host)s' % values
 
 
 def _dropped(values, error):

@@ -37,6 +37,15 @@ def versions_topic(topic):
     return '%s-versions' % topic
 
 
+def registrations_topic(topic):
+    """The topic register_service is sent to (from RPC 1.6). Every
+    conductor worker answers it a batch at a time
+    (``registrationserver.py``): a fleet starting at once registers in a
+    few transactions instead of one call after another.
+    """
+    return '%s-registrations' % topic
+
+
 class ConductorAPI:
     """Client side of the conductor RPC API.
 
@@ -52,6 +61,8 @@ class ConductorAPI:
             binary.
     * 1.4 - get_service_stats.
     * 1.5 - register_service takes sent_at, the sender's clock.
+    * 1.6 - register_service is also served on registrations_topic(topic)
+            (the same arguments and answer).
 
     Every message is sent at the oldest version that carries it: 1.0
     unless it uses what a later version added, and then only once
@@ -59,33 +70,37 @@ class ConductorAPI:
     conductor one release older understands everything this client sends
     it, and a pinned client never sends what the pin forbids.
 
-    report_state is cast to ``reports_topic(topic)``, and get_min_version
-    and get_max_version are called on ``versions_topic(topic)``. Conductors
-    consume both besides ``topic``, where they still serve those methods
-    to clients that send them there: upgrade conductors before their
-    clients.
+    report_state is cast to ``reports_topic(topic)``, get_min_version
+    and get_max_version are called on ``versions_topic(topic)``, and
+    register_service, where the cap allows 1.6, on
+    ``registrations_topic(topic)``. Conductors consume them all besides
+    ``topic``, where they still serve those methods to clients that send
+    them there: upgrade conductors before their clients.
     """
 
     # Keep in sync with manager.RPC_API_VERSION and the newest entry of
     # version.SERVICE_VERSION_HISTORY (a unit test checks).
-    RPC_API_VERSION = '1.5'
+    RPC_API_VERSION = '1.6'
     # What the messages of 1.0 are sent at, whatever the cap.
     BASE_VERSION = '1.0'
 
     def __init__(self, topic=None, timeout=None):
         self.topic = topic or CONF.conductor.topic
         self.timeout = timeout or CONF.conductor.call_timeout
-        self.client, self.reports_client, self.versions_client = [
+        (self.client, self.reports_client, self.versions_client,
+         self.registrations_client) = [
             rpc.get_client(messaging.Target(topic=name,
                                             version=self.BASE_VERSION))
             for name in (self.topic, reports_topic(self.topic),
-                         versions_topic(self.topic))]
+                         versions_topic(self.topic),
+                         registrations_topic(self.topic))]
         self.versions = versioncache.VersionCache(self)
         self.version_cap = pinning.VersionCap(
             lambda: self.versions.min_version(admin_context(),
                                               pinning.CONDUCTOR_BINARY))
 
-    def _prepare(self, retry, rpc_client=None, rpc_version=None):
+    def _prepare(self, retry, rpc_client=None, rpc_version=None,
+                 transport_options=None):
         """The one place every message to the conductor is built.
 
         ``retry`` bounds how often the driver reconnects to the broker
@@ -94,14 +109,16 @@ class ConductorAPI:
         """
         return (rpc_client or self.client).prepare(
             timeout=self.timeout, retry=retry,
-            version=rpc_version or self.BASE_VERSION)
+            version=rpc_version or self.BASE_VERSION,
+            transport_options=transport_options)
 
     def _call(self, ctxt, method, rpc_client=None, rpc_version=None,
-              **kwargs):
+              transport_options=None, **kwargs):
         try:
             rpc.ensure_broker_reachable()
             return self._prepare(retry=1, rpc_client=rpc_client,
-                                 rpc_version=rpc_version).call(
+                                 rpc_version=rpc_version,
+                                 transport_options=transport_options).call(
                 ctxt, method, **kwargs)
         except (OSError, messaging.MessagingTimeout,
                 messaging.MessageDeliveryFailure) as exc:
@@ -133,12 +150,27 @@ class ConductorAPI:
     def register_service(self, ctxt, report):
         """Register on start; see ConductorManager.register_service.
 
-        Where the cap allows 1.5 the call says this host's clock, for the
-        conductor to measure the skew. Without a cap, a conductor older
-        than that refuses it: registering is what every service must be
-        able to do, so it is asked again at 1.0, without the clock.
+        Where the cap allows 1.6 it is sent to the registrations topic.
+        Else, or if no queue takes it there (without a cap, conductors
+        older than 1.6 declare none: RabbitMQ returns the call at once),
+        to the conductor topic. Where the cap allows 1.5 the call says
+        this host's clock, for the conductor to measure the skew. Without
+        a cap, a conductor older than that refuses it: registering is what
+        every service must be able to do, so it is asked again at 1.0,
+        without the clock.
         """
-        if self._can_send('1.5', self.version_cap.get()):
+        cap = self.version_cap.get()
+        if self._can_send('1.6', cap):
+            try:
+                return self._call(
+                    ctxt, 'register_service',
+                    rpc_client=self.registrations_client, rpc_version='1.5',
+                    transport_options=messaging.TransportOptions(
+                        at_least_once=True),
+                    sent_at=timeutils.utcnow().isoformat(), **report)
+            except messaging.MessageUndeliverable:
+                pass
+        if self._can_send('1.5', cap):
             try:
                 return self._call(ctxt, 'register_service',
                                   rpc_version='1.5',

@@ -152,7 +152,7 @@ def check_registration(report):
         if not isinstance(sent_at, str) or len(sent_at) > MAX_TIME:
             raise ValueError(sent_at)
         moment = timeutils.normalize_time(timeutils.parse_isotime(sent_at))
-    except ValueError:
+    except (ValueError, OverflowError):  # Overflow: year 1 at UTC+1
         raise exception.InvalidReport(
             sender=values['host'], field='sent_at',
             reason='must be an ISO 8601 time') from None

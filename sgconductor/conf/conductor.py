@@ -16,8 +16,9 @@ opts = [
         min=1,
         help='Number of conductor worker processes to start on this host '
              'for the calls of [conductor] topic (registrations, listings, '
-             'operator actions) and of its versions topic '
-             '(get_min_version, get_max_version). All of them consume the '
+             'operator actions), of its versions topic '
+             '(get_min_version, get_max_version) and of its registrations '
+             'topic (register_service in batches). All of them consume the '
              'same topics.'),
     cfg.IntOpt(
         'intake_workers',

@@ -322,6 +322,7 @@ class Deployment:
         queues = [topic, '%s.%s' % (topic, host),
                   conductor_rpcapi.reports_topic(topic),
                   conductor_rpcapi.versions_topic(topic),
+                  conductor_rpcapi.registrations_topic(topic),
                   '%s-notifications.info' % topic,
                   '%s-notifications.warn' % topic]
         exchanges = [topic, '%s_fanout' % topic, '%s_fanout'

@@ -10,6 +10,10 @@ ones, as a database server that went away would. Meanwhile
 * reads and admin calls fail within seconds with one line naming the
   database, never a timeout, never a traceback;
 * a service that starts during the outage registers once it is back;
+* the reports of a service that must be written through (here one that
+  reports without a uuid, never having registered, and changes
+  its version meanwhile) are kept, the latest per service, and written
+  once it is back: the new version and every report counted;
 * within seconds of recovery every heartbeat received meanwhile is
   written (the report counts grow by the outage's reports), nobody was
   listed or notified down, and a killed compute is still caught.
@@ -19,6 +23,7 @@ import time
 
 import pytest
 
+from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.functional import deployment as sg_deployment
 from tests.functional import outages
 from tests.functional import tcp_proxy
@@ -36,6 +41,8 @@ DEFAULT_PORTS = {'postgresql': 5432, 'mysql': 3306}
 # A service that starts during the outage (a binary of its own, so that
 # the fleet's listings do not include it).
 LATE_BINARY = 'nova-scheduler'
+# A service reporting without a uuid: every report is written through.
+UNKNOWN = {'host': 'legacy', 'binary': 'nova-consoleauth', 'version': 1}
 
 LOST = 'Lost contact with the database (heartbeat flush)'
 RECOVERED = 'Contact with the database (heartbeat flush) recovered.'
@@ -72,8 +79,13 @@ def fails_fast(d, *args):
 
 def test_database_outage_under_load(deployment, db_proxy, client):
     d = deployment
+    ctxt = conductor_rpcapi.admin_context()
     with outages.Drill(d, conductor_sections={
             'database': {'connection': db_proxy.url()}}) as drill:
+        client.report_state(ctxt, UNKNOWN)
+        d.wait_for('the service without a uuid listed',
+                   lambda: d.services(binary=UNKNOWN['binary']),
+                   RECOVERY_LIMIT)
         db_proxy.cut()
         cut = time.time()
         fails_fast(d, 'service', 'list')
@@ -81,7 +93,13 @@ def test_database_outage_under_load(deployment, db_proxy, client):
         fails_fast(d, 'service', 'min-version', 'nova-compute')
         drill.children.append(d.start_compute(
             'late', '--host', 'late', '--binary', LATE_BINARY))
-        time.sleep(max(0, cut + OUTAGE_SECONDS - time.time()))
+        sent = 0
+        while time.time() < cut + OUTAGE_SECONDS:
+            # Upgraded half way through.
+            version = 1 if time.time() < cut + OUTAGE_SECONDS / 2 else 2
+            client.report_state(ctxt, dict(UNKNOWN, version=version))
+            sent += 1
+            time.sleep(REPORT_INTERVAL)
         drill.assert_running()
 
         db_proxy.restore()
@@ -101,6 +119,11 @@ def test_database_outage_under_load(deployment, db_proxy, client):
             lambda: [s for s in d.services(binary=LATE_BINARY)
                      if s['state'] == 'up'], RECOVERY_LIMIT)
         assert late['host'] == 'late'
+        (legacy,) = d.wait_for(
+            'the reports kept for the service without a uuid written',
+            lambda: [s for s in d.services(binary=UNKNOWN['binary'])
+                     if s['version'] == 2], RECOVERY_LIMIT)
+        assert legacy['report_count'] == 1 + sent
         assert d.service_map()['cn1']['status'] == 'enabled'
 
         time.sleep(2 * REPORT_INTERVAL)

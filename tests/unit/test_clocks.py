@@ -68,11 +68,22 @@ def test_the_client_sends_its_clock_when_the_conductor_takes_it(
 
 @pytest.mark.parametrize('sent_at', [
     42, '', 'yesterday', '2026-13-45T00:00:00', '9' * 100, ['2026'],
-    {'at': 'now'}, True])
+    {'at': 'now'}, True,
+    # Valid ISO 8601, but beyond datetime once moved to UTC.
+    '0001-01-01T00:00:00+05:00', '9999-12-31T23:59:59-05:00'])
 def test_a_bad_clock_is_refused_and_changes_nothing(rpcapi, ctxt, sent_at):
     with pytest.raises(exception.InvalidReport, match='sent_at'):
         register(rpcapi, ctxt, 'cn1', sent_at)
     assert rpcapi.service_get_all(ctxt) == []
+
+
+def test_a_registration_without_a_clock_forgets_the_old_skew(rpcapi,
+                                                             ctxt):
+    """Downgraded to a release that does not send its clock: the skew
+    measured before is no longer known."""
+    register(rpcapi, ctxt, 'cn1', (timeutils.utcnow() + HOUR).isoformat())
+    register(rpcapi, ctxt, 'cn1')
+    assert listed(rpcapi, ctxt)['cn1']['clock_skew'] is None
 
 
 def test_a_clock_beyond_the_column_is_clamped(rpcapi, ctxt):

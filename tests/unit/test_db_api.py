@@ -211,6 +211,17 @@ def test_upsert_many_applies_reports_of_one_service_in_order(db):
     assert (service.report_count, service.version) == (3, 3)
 
 
+def test_an_earlier_report_written_later_does_not_move_time_back(db):
+    """A report kept while the database was away is written as of when
+    it arrived, after newer ones: its fields apply, its time does not."""
+    later = NOW + datetime.timedelta(seconds=30)
+    db.service_upsert_many([(report('h1'), None)], later)
+    db.service_upsert_many([(report('h1', version=2), None)], NOW)
+    (service,) = db.service_get_all()
+    assert (service.version, service.report_count, service.last_seen_up,
+            service.updated_at) == (2, 2, later, later)
+
+
 @pytest.mark.parametrize('count', [10, 500])
 def test_upsert_many_statements_do_not_grow_with_the_reports(db, count):
     """Registering many services, then re-registering them, takes the

@@ -3,6 +3,8 @@ first flush that reaches it again, before the intake's progress."""
 
 import datetime
 import logging
+import threading
+from unittest import mock
 
 import pytest
 
@@ -163,17 +165,122 @@ def test_memory_is_bounded_by_the_number_of_services():
     entries = kept.take()
     assert [(e.values['host'], e.count, e.latest) for e in entries] == [
         ('cn1', 100, at(99)), ('cn2', 100, at(99))]
+    # Entries being written count too: put back, they stay within it.
+    assert not kept.add(report('cn3'), None, at(101))
+    kept.finish(entries)
+    assert len(kept) == 2
+    assert kept.take_dropped() == 2
+    assert kept.take_dropped() == 0
 
 
-def test_restored_entries_absorb_what_arrived_meanwhile():
+def test_unwritten_entries_absorb_what_arrived_meanwhile():
     kept = deferred.DeferredReports()
     kept.add(report('cn1', version=1), None, at(1))
     taken = kept.take()
     kept.add(report('cn1', version=2), 'uuid-2', at(2))
     kept.add(report('cn2'), None, at(2))
-    kept.restore(taken)
+    kept.finish(taken)
     entries = {e.values['host']: e for e in kept.take()}
     assert (entries['cn1'].values['version'], entries['cn1'].uuid,
             entries['cn1'].count, entries['cn1'].latest) == (
         2, 'uuid-2', 2, at(2))
     assert entries['cn2'].count == 1
+
+
+def test_a_service_is_held_until_its_write_has_finished():
+    kept = deferred.DeferredReports()
+    kept.add(report('cn1'), None, at(1))
+    kept.take()
+    assert kept.holds(report('cn1'))
+    kept.finish()
+    assert not kept.holds(report('cn1'))
+    assert not kept
+
+
+def test_a_registration_waits_for_the_write_of_its_service():
+    """Taken over while being written, the older report could land after
+    the registration and move its version back."""
+    kept = deferred.DeferredReports()
+    kept.add(report('cn1'), None, at(1))
+    writing = kept.take()
+    kept.add(report('cn1', version=2), None, at(2))
+    superseded = []
+    registration = threading.Thread(target=lambda: superseded.extend(
+        kept.supersede([report('cn1')])))
+    registration.start()
+    registration.join(0.2)
+    assert registration.is_alive()
+    # Another service's registration does not wait.
+    assert kept.supersede([report('cn2')]) == []
+    kept.finish()
+    registration.join()
+    assert [(e.values['version'], e.latest) for e in superseded] == [
+        (2, at(2))]
+    assert not kept
+    assert writing[0].values['version'] == 1
+
+
+def test_a_registration_takes_over_the_report_waiting_for_its_service(
+        writer, monkeypatch):
+    """The database is back, the flush has not run yet, and the service
+    registers again (restarted, upgraded): the flush must not write its
+    older report over the registration."""
+    database = Away(writer.dbapi, monkeypatch)
+    database.away = True
+    take(writer, at(1), monkeypatch, report('cn1', version=2))
+    database.away = False
+    monkeypatch.setattr(reports_lib.timeutils, 'utcnow', lambda: at(2))
+    writer.write(report('cn1', version=3), None)
+    assert not writer.deferred
+    writer.heartbeats.flush()
+    service = rows(writer)['cn1']
+    assert (service.version, service.report_count, service.last_seen_up) == (
+        3, 2, at(2))
+
+
+def test_a_registration_the_database_refuses_gives_the_report_back(
+        writer, monkeypatch):
+    database = Away(writer.dbapi, monkeypatch)
+    database.away = True
+    take(writer, at(1), monkeypatch, report('cn1', version=2))
+    with pytest.raises(exception.DatabaseUnavailable):
+        writer.write(report('cn1', version=3), None)
+    assert writer.deferred.holds(report('cn1'))
+    database.away = False
+    writer.heartbeats.flush()
+    assert rows(writer)['cn1'].version == 2
+
+
+def test_a_failed_write_of_kept_reports_loses_none_of_them(
+        writer, monkeypatch):
+    """Whatever goes wrong while they are written (here a bug), every kept
+    report waits again for the next flush."""
+    database = Away(writer.dbapi, monkeypatch)
+    database.away = True
+    take(writer, at(1), monkeypatch, report('cn1'), report('cn2'))
+    database.away = False
+    real = writer.dbapi.service_upsert_many
+    monkeypatch.setattr(writer.dbapi, 'service_upsert_many',
+                        mock.Mock(side_effect=RuntimeError('bug')))
+    with pytest.raises(RuntimeError):
+        writer.heartbeats.flush()
+    assert len(writer.deferred) == 2
+    monkeypatch.setattr(writer.dbapi, 'service_upsert_many', real)
+    writer.heartbeats.flush()
+    assert set(rows(writer)) == {'cn1', 'cn2'}
+
+
+def test_a_full_store_logs_once_and_counts_what_it_dropped(
+        writer, monkeypatch, caplog):
+    writer.deferred.limit = 1
+    database = Away(writer.dbapi, monkeypatch)
+    database.away = True
+    refused = sum(take(writer, at(1), monkeypatch, report('cn%d' % i))
+                  for i in range(5))
+    assert refused == 4
+    assert caplog.text.count('More than 1 services wait for the database') \
+        == 1
+    database.away = False
+    writer.heartbeats.flush()
+    assert '4 reports were dropped while the database was away' in (
+        caplog.text)

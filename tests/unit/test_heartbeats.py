@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import time
 from unittest import mock
 
 import pytest
@@ -161,3 +162,56 @@ def test_a_flush_records_how_far_reports_were_read(buffer):
     buffer.read_up_to(NOW)
     buffer.flush()
     assert buffer.dbapi.reports_read_until() == LATER
+
+
+def test_nothing_to_write_does_not_pass_for_the_database_back(buffer,
+                                                               caplog):
+    """With no heartbeat counted, a flush probes the database instead of
+    taking a write of nothing for its return."""
+    caplog.set_level(logging.INFO, logger='sgconductor.outage')
+    service = register(buffer, 'h1')
+    buffer.offer(report('h1'), service.uuid, NOW)
+    unavailable = exception.DatabaseUnavailable(reason='gone')
+    with mock.patch.object(buffer.dbapi, 'service_record_heartbeats',
+                           side_effect=unavailable), \
+            mock.patch.object(buffer.dbapi, 'reports_read_until',
+                              side_effect=unavailable):
+        buffer.flush()
+        assert rows(buffer.dbapi)['h1'].report_count == 1
+        buffer.flush()
+        buffer.flush()
+    assert 'Contact with the database' not in caplog.text
+    buffer.flush()
+    assert rows(buffer.dbapi)['h1'].report_count == 2
+    assert 'Contact with the database (heartbeat flush) recovered.' in (
+        caplog.text)
+
+
+def test_the_flusher_outlives_a_failing_flush(db, caplog):
+    """A bug in one flush is logged; what it counted is written by the
+    next."""
+    buffer = heartbeats.HeartbeatBuffer(db_api.get_instance(),
+                                        flush_interval=0.01)
+    buffer.start()
+    service = register(buffer, 'h1')
+    real = buffer.dbapi.service_record_heartbeats
+    failures = []
+
+    def fails_once(*args):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError('bug')
+        return real(*args)
+
+    with mock.patch.object(buffer.dbapi, 'service_record_heartbeats',
+                           side_effect=fails_once):
+        buffer.offer(report('h1'), service.uuid, NOW)
+        for _ in range(500):
+            if rows(buffer.dbapi)['h1'].report_count == 2:
+                break
+            time.sleep(0.01)
+    assert buffer.running
+    buffer.stop()
+    assert failures
+    assert rows(buffer.dbapi)['h1'].report_count == 2
+    assert 'Heartbeat flush failed.' in caplog.text

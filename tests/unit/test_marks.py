@@ -1,6 +1,8 @@
 """Marks held back after every interruption (see marks.py)."""
 
 import logging
+import types
+from unittest import mock
 
 import kombu
 import pytest
@@ -14,7 +16,10 @@ HOLD = 5
 @pytest.fixture
 def clock(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(marks.time, 'monotonic', lambda: now[0])
+    # marks' own view of time only: patched in the time module, the clock
+    # would also reach the in-memory broker, whose state outlives the test.
+    monkeypatch.setattr(marks, 'time', types.SimpleNamespace(
+        monotonic=lambda: now[0]))
     return now
 
 
@@ -89,5 +94,23 @@ def test_a_mark_that_fails_holds_back_the_next_ones(clock, broker, queue,
     marker.put_if_due()
     assert 'Contact with the broker (marks on %s) recovered.' % QUEUE in (
         caplog.text)
+    assert_held_back(marker, clock, queue)
+    marker.close()
+
+
+def test_reconnecting_after_a_failed_mark_holds_back_once(
+        clock, broker, queue, monkeypatch):
+    """The intake lost the broker, so its marker had failed too: the
+    hold of the reconnection is the only one."""
+    marker = marks.Marker(QUEUE, HOLD)
+    marker.follow(broker)
+    clock[0] += HOLD
+    marker.put_if_due()
+    marks_in(queue)
+    monkeypatch.setattr(marker._producer, 'publish', mock.Mock(
+        side_effect=ConnectionRefusedError('broker away')))
+    clock[0] += marks.MARK_INTERVAL
+    marker.put_if_due()
+    marker.follow(broker)
     assert_held_back(marker, clock, queue)
     marker.close()

@@ -4,6 +4,7 @@ versions, and what the conductor refuses (in-memory transport)."""
 import logging
 import threading
 import time
+from unittest import mock
 
 import kombu
 import oslo_messaging as messaging
@@ -181,7 +182,8 @@ def test_announcements_the_broker_refused_are_sent_later(conf, caplog):
     assert caplog.text.count('Lost contact with the broker') == 1
 
 
-def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
+def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt,
+                                                monkeypatch):
     """A conductor that speaks 1.0 (its endpoint targeted at 1.0) and a
     client pinned to release 2026.2: every 1.0 method works, what 1.1
     added is refused by the client before anything is sent, and an
@@ -207,8 +209,16 @@ def test_new_client_pinned_to_an_old_conductor(conf, db, ctxt):
         # the caller is told what to set.
         conf.config(conductor=None, group='upgrade_levels')
         unpinned = conductor_rpcapi.ConductorAPI()
+        # No queue takes the registrations topic: RabbitMQ returns the
+        # call at once (kombu's in-memory broker would drop it).
+        monkeypatch.setattr(unpinned.registrations_client, 'prepare',
+                            mock.Mock(return_value=mock.Mock(**{
+                                'call.side_effect':
+                                    messaging.MessageUndeliverable(
+                                        None, 'sgunit', 'registrations',
+                                        None)})))
         # Registering, which every service must be able to do, falls back
-        # to 1.0 and leaves the clock out.
+        # to the conductor topic and 1.0, and leaves the clock out.
         assert unpinned.register_service(ctxt, report('cn2'))[
             'outcome'] == 'created'
         assert {s['host']: s['clock_skew']

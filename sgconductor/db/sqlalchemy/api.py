@@ -177,9 +177,12 @@ def service_upsert_many(reports, now):
     topic, version and availability_zone. The live row for (host, binary)
     is updated and its report_count incremented in SQL; without one, a row
     is created, unless ``uuid`` names a row an operator deleted: a
-    still-running service must not silently reappear. Two first reports
-    racing each other (from two conductors) hit the unique constraint; the
-    loser's transaction is retried and updates the winner's row.
+    still-running service must not silently reappear. last_seen_up and
+    updated_at only move forward: a report kept while the database was
+    away is written with an earlier ``now`` than reports written since.
+    Two first reports racing each other (from two conductors) hit the
+    unique constraint; the loser's transaction is retried and updates the
+    winner's row.
 
     The statements depend on the number of distinct (topic, version, zone)
     triples, not on the number of reports: one locking read, one read of
@@ -247,7 +250,9 @@ def _upsert_round(session, batch, now):
         session.execute(
             service.update().where(service.c.id.in_(ids)).values(
                 report_count=service.c.report_count + 1,
-                last_seen_up=now, updated_at=now, **dict(fields)))
+                last_seen_up=_latest(service.c.last_seen_up, now),
+                updated_at=_latest(service.c.updated_at, now),
+                **dict(fields)))
     deleted = _deleted_uuids(session, [uuid for _, _, uuid in creates
                                        if uuid])
     new_rows = [dict(values, uuid=uuidutils.generate_uuid(), report_count=1,
