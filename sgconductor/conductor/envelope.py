@@ -12,6 +12,7 @@ default exchange, holding ``result``, ``failure``, ``ending`` and
 ``_msg_id``.
 """
 
+import json
 import uuid
 
 import orjson
@@ -78,8 +79,8 @@ def unpack(body, headers, api_version, methods):
         raise Poison('not JSON (%s)' % type(exc).__name__)
     try:
         version = wrapped['oslo.version']
-        message = orjson.loads(wrapped['oslo.message'])
-    except (TypeError, KeyError, orjson.JSONDecodeError):
+        message = _loads_message(wrapped['oslo.message'])
+    except (TypeError, KeyError, ValueError):
         raise Poison('not an oslo.messaging message')
     if str(version).split('.')[0] != ENVELOPE_VERSION.split('.')[0]:
         raise Poison('oslo.messaging envelope %r is not supported' % version)
@@ -95,6 +96,18 @@ def unpack(body, headers, api_version, methods):
     if not isinstance(message.get('args'), dict):
         raise Poison('its arguments are not a dict', message)
     return message
+
+
+def _loads_message(text):
+    """The message JSON as oslo.messaging reads it. Its client writes a
+    float argument that is infinite or NaN as ``Infinity`` or ``NaN``,
+    which orjson refuses and the standard library reads: such a call is
+    a bad call, answered with InvalidReport by the checks, not a message
+    to drop unanswered (its caller would wait for call_timeout)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def reply(msg_id, result=None, failure=None):

@@ -68,6 +68,18 @@ def test_a_refused_registration_reaches_its_caller(conductor, rpcapi,
     assert rpcapi.service_get_all(ctxt) == []
 
 
+@pytest.mark.parametrize('number', [float('inf'), float('-inf'),
+                                    float('nan')])
+def test_a_non_finite_number_is_refused_not_left_unanswered(
+        conductor, rpcapi, ctxt, number):
+    # oslo.messaging's client writes it as Infinity or NaN, which strict
+    # JSON parsers refuse: a caller would wait for call_timeout.
+    with pytest.raises(exception.InvalidReport, match='host'):
+        rpcapi.register_service(ctxt, dict(report('cn1'), host=number))
+    assert conductor.registration_server.counts['failed'] == 1
+    assert conductor.registration_server.counts['poison'] == 0
+
+
 def test_poison_is_dropped_and_registrations_still_answered(
         conductor, rpcapi, ctxt, caplog):
     poison = [b'\xff not json', envelope(method='register_service'),
