@@ -17,6 +17,9 @@ from sgconductor import version as sg_version
 
 MAX_NAME = 255
 _CONTROL = re.compile('[\x00-\x1f\x7f]')
+# A lone surrogate: JSON can carry one ("\ud800"), UTF-8 cannot, so no
+# database can store it.
+_SURROGATE = re.compile('[\ud800-\udfff]')
 MAX_VERSION = 2 ** 31 - 1
 # The largest integer id (the column is a 32-bit integer everywhere).
 MAX_ID = 2 ** 31 - 1
@@ -45,7 +48,8 @@ def check_name(value, field, error, required=True):
     """Return ``value`` if it is a usable name, else raise ``error``.
 
     Control characters would forge log lines (and PostgreSQL refuses
-    NUL); surrounding white space would make two spellings of one host.
+    NUL); a lone surrogate would fail the write of every report written
+    with it; surrounding white space would make two spellings of one host.
     """
     if value is None and not required:
         return None
@@ -55,6 +59,8 @@ def check_name(value, field, error, required=True):
         raise error(field, 'must be 1 to %d characters long' % MAX_NAME)
     if _CONTROL.search(value):
         raise error(field, 'must not contain control characters')
+    if _SURROGATE.search(value):
+        raise error(field, 'must be valid Unicode (no lone surrogates)')
     if value != value.strip():
         raise error(field, 'must not start or end with white space')
     return value
@@ -72,10 +78,14 @@ def check_binaries(binaries, error):
 
 
 def _sender(report):
+    """Who sent ``report``, for its error: never a raw control character
+    or lone surrogate, which would forge or break the log line."""
     host = report.get('host')
-    if isinstance(host, str) and 0 < len(host) <= MAX_NAME:
-        return host
-    return 'an unidentified sender'
+    if not (isinstance(host, str) and 0 < len(host) <= MAX_NAME):
+        return 'an unidentified sender'
+    if _CONTROL.search(host) or _SURROGATE.search(host):
+        return ascii(host)
+    return host
 
 
 def invalid(field, reason):
