@@ -64,13 +64,14 @@ class DeferredReports:
         self._changed = threading.Condition()
         self._waiting = {}
         self._writing = {}
-        # Services both waiting and being written: counted once.
+        # Services both waiting and being written (counted once in
+        # _held): kept by _keep, recounted by _put_back.
         self._both = 0
 
     def __len__(self):
         """Services held."""
         with self._changed:
-            return len(self._waiting) + len(self._writing) - self._both
+            return self._held()
 
     def holds(self, values):
         """True if a report of this service waits or is being written:
@@ -103,8 +104,7 @@ class DeferredReports:
         elif key in self._writing:
             self._waiting[key] = entry
             self._both += 1
-        elif (len(self._waiting) + len(self._writing) - self._both
-              >= self.limit):
+        elif self._held() >= self.limit:
             return False
         else:
             self._waiting[key] = entry
@@ -123,7 +123,6 @@ class DeferredReports:
         wait again, ahead of (and with) what arrived meanwhile."""
         with self._changed:
             self._writing = {}
-            self._both = 0
             self._put_back(unwritten)
             self._changed.notify_all()
 
@@ -159,6 +158,13 @@ class DeferredReports:
                 held.absorb(entry)
             else:
                 self._waiting[key] = entry
+        # Entries put back may be of services being written again since
+        # they were taken over.
+        self._both = sum(key in self._writing for key in self._waiting)
+
+    def _held(self):
+        """Services held (caller holds the lock)."""
+        return len(self._waiting) + len(self._writing) - self._both
 
 
 def service_key(values):

@@ -173,6 +173,21 @@ def test_memory_is_bounded_by_the_number_of_services():
     assert kept.take_dropped() == 0
 
 
+def test_a_report_given_back_while_its_service_is_written_counts_once():
+    kept = deferred.DeferredReports(limit=2)
+    kept.add(report('cn1'), None, at(1))
+    superseded = kept.supersede([report('cn1')])
+    # Its registration is being written; a later report of it waits and
+    # is taken by a flush; then the registration fails and gives back.
+    kept.add(report('cn1'), None, at(2))
+    taken = kept.take()
+    kept.put_back(superseded)
+    assert len(kept) == 1
+    assert kept.add(report('cn2'), None, at(3))
+    kept.finish(taken)
+    assert len(kept) == 2
+
+
 def test_unwritten_entries_absorb_what_arrived_meanwhile():
     kept = deferred.DeferredReports()
     kept.add(report('cn1', version=1), None, at(1))
