@@ -9,6 +9,7 @@ import ssl
 import uuid
 
 import kombu
+import kombu.connection
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_context import context as oslo_context
@@ -108,6 +109,20 @@ def broker_connections():
         transport='pyamqp', connect_timeout=BROKER_CONNECT_TIMEOUT,
         heartbeat=rabbit.heartbeat_timeout_threshold, ssl=_ssl_options())
         for host in url.hosts]
+
+
+def broker_cycle():
+    """Fresh, unconnected kombu Connections to the brokers of
+    transport_url, without end, in the order
+    ``[oslo_messaging_rabbit] kombu_failover_strategy`` gives: kombu's own
+    strategies, which oslo.messaging's connections follow too
+    (``round-robin``: the first broker, then each next one in turn;
+    ``shuffle``: a random one each time)."""
+    brokers = broker_connections()
+    strategy = kombu.connection.failover_strategies[
+        CONF.oslo_messaging_rabbit.kombu_failover_strategy]
+    for broker in strategy(brokers):
+        yield broker.clone()
 
 
 def topic_queue(topic):

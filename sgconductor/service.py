@@ -103,9 +103,13 @@ class Conductor:
         self.version_server = versionserver.VersionServer(
             self.manager, rpcapi.versions_topic(CONF.conductor.topic),
             manager.RPC_API_VERSION)
+        # A reporter registers before it casts its first report, which
+        # would be dropped unless the reports queue were declared: the
+        # registration server declares it, not counting on an intake
+        # process having started first.
         self.registration_server = registrationserver.RegistrationServer(
             self.manager, rpcapi.registrations_topic(CONF.conductor.topic),
-            manager.RPC_API_VERSION)
+            manager.RPC_API_VERSION, declare=[_reports_topic()])
         self.intake = Intake() if with_intake else None
         self.self_report = self._self_report() if report_self else None
         # What one process per host does for the whole deployment.
@@ -135,11 +139,6 @@ class Conductor:
         self.manager.init_host()
         if self.intake is not None:
             self.intake.start()
-        else:
-            # A reporter's first call must find the reports queue declared,
-            # or its casts would be dropped: do not count on an intake
-            # process having started first.
-            intake.declare_queue(_reports_topic())
         self.version_server.start()
         self.registration_server.start()
         self.server.start()

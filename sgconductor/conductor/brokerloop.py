@@ -2,8 +2,10 @@
 
 The heartbeat intake and the call servers (``callserver.py``) each
 consume one queue with kombu on a thread of their own. All need the same
-care around the connection: try the brokers of transport_url in turn,
-log the loss of the broker once and its recovery once, wait between
+care around the connection: try the brokers of transport_url in the
+order oslo.messaging's connections do (``rpc.broker_cycle``), moving on
+to the next at once when one cannot be reached or is lost, log the loss
+of every broker once and the recovery once, wait between two rounds of
 attempts, and survive any error of their own code, since a process whose
 consumer thread died would look alive and answer nothing ever again.
 """
@@ -56,21 +58,37 @@ class BrokerLoop:
         return self._thread.stop()
 
     def _run(self):
-        attempt = 0
+        count = len(rpc.broker_connections())
+        brokers = rpc.broker_cycle()
+        # Brokers that failed in a row: once every one did (a round), the
+        # loss is told and the loop waits before the next round.
+        failures = 0
         while not self.stopping.is_set():
-            connections = rpc.broker_connections()
-            connection = connections[attempt % len(connections)]
-            attempt += 1
+            connection = next(brokers)
             lost = lost_errors(connection)
+            opened = None
             try:
                 connection.ensure_connection(max_retries=0)
                 opened = self.open(connection)
+                failures = 0
                 self._broker.succeeded()
                 self._ready.set()
                 self.consume(opened)
             except lost as exc:
-                self._broker.failed(exc)
-                self.stopping.wait(RECONNECT_INTERVAL)
+                failures += 1
+                told = {'name': self.name, 'host': connection.host,
+                        'error': exc}
+                if opened is None:
+                    LOG.debug('The %(name)s could not reach the broker at '
+                              '%(host)s: %(error)s', told)
+                elif count > 1:
+                    LOG.warning('The %(name)s lost the broker at '
+                                '%(host)s (%(error)s); trying the next.',
+                                told)
+                if failures >= count:
+                    failures = 0
+                    self._broker.failed(exc)
+                    self.stopping.wait(RECONNECT_INTERVAL)
             except Exception:
                 LOG.exception('The %s failed; starting over.', self.name)
                 self.stopping.wait(RECONNECT_INTERVAL)

@@ -42,10 +42,13 @@ class CallServer:
     METHODS = ()
     PREFETCH = 10
 
-    def __init__(self, manager, topic, api_version):
+    def __init__(self, manager, topic, api_version, declare=()):
+        """``declare``: topics whose queues are declared as well, each
+        time the server connects to a broker."""
         self.manager = manager
         self.topic = topic
         self.api_version = api_version
+        self.declare = declare
         # answered, failed (answered with an exception), poison
         self.counts = collections.Counter()
         self._loop = brokerloop.BrokerLoop(self.NAME, self._open,
@@ -82,6 +85,9 @@ class CallServer:
         # connection that publishes stalls under a broker's resource
         # alarm, acknowledgements included; the replies could not leave
         # then anyway.
+        channel = connection.default_channel
+        for topic in self.declare:
+            rpc.topic_queue(topic)(channel).declare()
         receiver = deliveries.KombuReceiver(
             connection, rpc.topic_queue(self.topic), self.PREFETCH)
         return connection, receiver, kombu.Producer(connection.channel())

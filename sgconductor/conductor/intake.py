@@ -55,14 +55,6 @@ POLL_INTERVAL = 0.1
 REPORT_METHODS = ('report_state',)
 
 
-def declare_queue(topic):
-    """Declare ``topic``'s queue, so that casts to it are kept until an
-    intake consumes them."""
-    connection = rpc.broker_connections()[0]
-    with connection:
-        rpc.topic_queue(topic)(connection.channel()).declare()
-
-
 class ReportIntake:
     """Consumes one topic's queue on a thread and feeds the reports it
     carries to ``take_reports(reports)`` in batches."""

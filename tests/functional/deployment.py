@@ -44,16 +44,26 @@ CONDUCTOR_READY = 'consuming topic'
 API_START_TIMEOUT = 30
 
 
+def amqp_connections(transport_url):
+    """An unopened amqp.Connection to each broker of a rabbit://
+    transport URL, in order."""
+    url = urllib.parse.urlsplit(transport_url)
+    connections = []
+    for broker in url.netloc.split(','):
+        host = urllib.parse.urlsplit('//' + broker)
+        connections.append(amqp.Connection(
+            host='%s:%s' % (host.hostname, host.port or 5672),
+            userid=urllib.parse.unquote(host.username or 'guest'),
+            password=urllib.parse.unquote(host.password or 'guest'),
+            virtual_host=urllib.parse.unquote(url.path[1:] or '/'),
+            connect_timeout=2))
+    return connections
+
+
 def amqp_connection(transport_url):
-    """An unopened amqp.Connection to the (first) broker of a rabbit://
+    """An unopened amqp.Connection to the first broker of a rabbit://
     transport URL."""
-    url = urllib.parse.urlsplit(transport_url.split(',')[0])
-    return amqp.Connection(
-        host='%s:%s' % (url.hostname, url.port or 5672),
-        userid=urllib.parse.unquote(url.username or 'guest'),
-        password=urllib.parse.unquote(url.password or 'guest'),
-        virtual_host=urllib.parse.unquote(url.path[1:] or '/'),
-        connect_timeout=2)
+    return amqp_connections(transport_url)[0]
 
 
 def broker_problem(transport_url=TRANSPORT_URL):
@@ -333,10 +343,13 @@ class Deployment:
         """Delete this deployment's queues and exchanges: its processes
         are gone (a fanout queue they leave expires by itself, after
         rabbit_transient_queues_ttl)."""
-        conn = amqp_connection(self.transport_url)
-        try:
-            conn.connect()
-        except (OSError, amqp.AMQPError):
+        for conn in amqp_connections(self.transport_url):
+            try:
+                conn.connect()
+                break
+            except (OSError, amqp.AMQPError):
+                continue
+        else:
             return  # no broker there: nothing was declared either
         queues, exchanges = self._leftovers()
         try:

@@ -29,6 +29,16 @@ def local_url(url, port):
         netloc='%s@%s' % (credentials, netloc) if credentials else netloc))
 
 
+def several_brokers_url(url, ports):
+    """A transport URL naming one broker per port on 127.0.0.1, each with
+    the credentials and virtual host of ``url``'s first."""
+    parts = urllib.parse.urlsplit(url.split(',')[0])
+    credentials, _, _ = parts.netloc.rpartition('@')
+    hosts = ','.join('%s127.0.0.1:%d' % (credentials + '@' if credentials
+                                         else '', port) for port in ports)
+    return urllib.parse.urlunsplit(parts._replace(netloc=hosts))
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:``port`` to the (first) server of a URL."""
 
