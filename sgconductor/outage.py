@@ -18,6 +18,8 @@ class Outage:
     def __init__(self, peer):
         self.peer = peer
         self.lost = False
+        # What the failure that began the outage said.
+        self.error = None
         self._lock = threading.Lock()
 
     def failed(self, error):
@@ -25,6 +27,7 @@ class Outage:
             if self.lost:
                 return
             self.lost = True
+            self.error = error
         LOG.error('Lost contact with %s: %s', self.peer, error)
 
     def succeeded(self):

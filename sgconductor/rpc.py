@@ -125,6 +125,26 @@ def broker_cycle():
         yield broker.clone()
 
 
+def queue_consumers(queue):
+    """How many consumers the broker counts on the queue named ``queue``
+    (a passive declaration, on a connection of its own to the first
+    broker of transport_url that answers), or None if no broker could
+    say."""
+    brokers = broker_cycle()
+    for _ in range(len(broker_connections())):
+        connection = next(brokers)
+        try:
+            connection.ensure_connection(max_retries=0)
+            _, _, consumers = connection.default_channel.queue_declare(
+                queue=queue, passive=True)
+            return consumers
+        except Exception:
+            continue
+        finally:
+            connection.collect()
+    return None
+
+
 def topic_queue(topic):
     """The queue of ``topic`` as oslo.messaging's RPC server declares it
     (exchange ``control_exchange``, durability and queue type from

@@ -27,10 +27,13 @@ from sgconductor import reporter
 from sgconductor import rpc
 from sgconductor import threads
 from sgconductor.conductor import announcer
+from sgconductor.conductor import autodisable
+from sgconductor.conductor import gate
 from sgconductor.conductor import intake
 from sgconductor.conductor import localapi
 from sgconductor.conductor import manager
 from sgconductor.conductor import pinning
+from sgconductor.conductor import progress
 from sgconductor.conductor import registrationserver
 from sgconductor.conductor import reports
 from sgconductor.conductor import rpcapi
@@ -45,6 +48,9 @@ INTAKE_NICENESS = 10
 # Seconds between two looks for services that died or came back, whose
 # versions stop or start counting (one conductor process per host looks).
 VERSION_SWEEP_INTERVAL = 60
+# Seconds between two looks whether this conductor can write to its
+# database, to disable or enable itself.
+AUTO_DISABLE_INTERVAL = 1
 
 
 def _reports_topic():
@@ -57,12 +63,15 @@ class Intake:
     def __init__(self):
         self.announcer = announcer.VersionAnnouncer(CONF.conductor.topic)
         self.notifier = notifications.ServiceNotifier()
-        self.writer = reports.ReportWriter(db_api.get_instance(),
-                                           self.announcer, self.notifier)
+        self.progress = progress.IntakeProgress(CONF.host)
+        self.writer = reports.ReportWriter(
+            db_api.get_instance(), self.announcer, self.notifier,
+            progress=self.progress)
         self.consumer = intake.ReportIntake(
-            self.writer.take, self.writer.heartbeats.read_up_to,
-            _reports_topic(), manager.RPC_API_VERSION,
-            CONF.conductor.report_prefetch)
+            self.writer.take, self.progress, _reports_topic(),
+            manager.RPC_API_VERSION, CONF.conductor.report_prefetch,
+            gate=gate.Gate('heartbeat intake', _reports_topic(),
+                           self.writer.heartbeats.writable))
 
     def start(self):
         self.announcer.start()
@@ -72,8 +81,10 @@ class Intake:
         self.consumer.start()
 
     def stop(self):
-        """Finish the batch in hand, then write the last heartbeats."""
+        """Finish the batch in hand, then write the last heartbeats (and
+        delete this intake's progress)."""
         self.consumer.stop()
+        self.progress.retire()
         self.writer.stop()
         self.announcer.stop()
         self.notifier.stop()
@@ -96,24 +107,59 @@ class Conductor:
     """
 
     def __init__(self, transport=None, with_intake=True, report_self=False):
-        self.manager = manager.ConductorManager(CONF.conductor.topic)
+        topic = CONF.conductor.topic
+        self.manager = manager.ConductorManager(topic)
+        # Its own consumers let go of their queues while this process
+        # cannot write to the database and another process takes from
+        # them (gate.py says why the RPC server does not).
+        writable = self.manager.reports.heartbeats.writable
         self.server = rpc.get_server(
-            messaging.Target(topic=CONF.conductor.topic, server=CONF.host),
-            [self.manager], transport)
+            messaging.Target(topic=topic, server=CONF.host), [self.manager],
+            transport)
+        versions_topic = rpcapi.versions_topic(topic)
         self.version_server = versionserver.VersionServer(
-            self.manager, rpcapi.versions_topic(CONF.conductor.topic),
-            manager.RPC_API_VERSION)
+            self.manager, versions_topic, manager.RPC_API_VERSION,
+            gate=gate.Gate('version server', versions_topic, writable))
         # A reporter registers before it casts its first report, which
         # would be dropped unless the reports queue were declared: the
         # registration server declares it, not counting on an intake
         # process having started first.
+        registrations_topic = rpcapi.registrations_topic(topic)
         self.registration_server = registrationserver.RegistrationServer(
-            self.manager, rpcapi.registrations_topic(CONF.conductor.topic),
-            manager.RPC_API_VERSION, declare=[_reports_topic()])
+            self.manager, registrations_topic, manager.RPC_API_VERSION,
+            declare=[_reports_topic()],
+            gate=gate.Gate('registration server', registrations_topic,
+                           writable))
         self.intake = Intake() if with_intake else None
-        self.self_report = self._self_report() if report_self else None
-        # What one process per host does for the whole deployment.
+        self.self_report = None
+        self.watchers = []
+        if report_self:
+            self._report_self()
+
+    def _report_self(self):
+        """Register and report this host's conductor, disable it while it
+        cannot write to its database (``autodisable.py``), and watch the
+        services of the whole deployment."""
+        topic = CONF.conductor.topic
+        heartbeats = self.manager.reports.heartbeats
+        remote = rpcapi.ConductorAPI(topic)
+        self.self_report = reporter.ReportLoop([reporter.Reporter(
+            localapi.LocalConductorAPI(self.manager, topic, remote,
+                                       heartbeats.writable),
+            CONF.host, pinning.CONDUCTOR_BINARY, topic=topic,
+            availability_zone=CONF.default_availability_zone,
+            membership=self.manager.servicegroup.join(
+                pinning.CONDUCTOR_BINARY, CONF.host))],
+            CONF.report_interval)
+        auto = autodisable.AutoDisable(self.manager, remote, CONF.host,
+                                       heartbeats.unwritable)
         self.watchers = [
+            threads.Periodic(
+                'sgconductor-auto-disable', AUTO_DISABLE_INTERVAL,
+                lambda: auto.look(rpcapi.admin_context()),
+                'disable or enable this conductor as it can write to its '
+                'database'),
+            # What one process per host does for the whole deployment.
             threads.Periodic(
                 'sgconductor-version-sweep', VERSION_SWEEP_INTERVAL,
                 self.manager.announce_version_expiry,
@@ -123,17 +169,7 @@ class Conductor:
                 CONF.conductor.state_check_interval,
                 self.manager.notify_state_changes,
                 'look for services that went up or down'),
-        ] if report_self else []
-
-    def _self_report(self):
-        topic = CONF.conductor.topic
-        return reporter.ReportLoop([reporter.Reporter(
-            localapi.LocalConductorAPI(self.manager, topic), CONF.host,
-            pinning.CONDUCTOR_BINARY, topic=topic,
-            availability_zone=CONF.default_availability_zone,
-            membership=self.manager.servicegroup.join(
-                pinning.CONDUCTOR_BINARY, CONF.host))],
-            CONF.report_interval)
+        ]
 
     def start(self):
         self.manager.init_host()

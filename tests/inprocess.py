@@ -24,6 +24,7 @@ from oslo_utils import timeutils
 from sgconductor import conf as sg_conf  # noqa: F401  (registers options)
 from sgconductor import rpc
 from sgconductor import service
+from sgconductor.conductor import progress
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.db import migration
 from sgconductor.db.sqlalchemy import api as sa_api
@@ -159,3 +160,20 @@ def statements(dbapi):
 def verbs(statements):
     """The first word of each statement: SELECT, UPDATE, ..."""
     return [statement.split()[0].upper() for statement in statements]
+
+
+def claim(buffer, moment, monkeypatch):
+    """Make ``buffer``'s intake a holder (progress.py) without a hold, and
+    have it claim every report taken before ``moment``: the next flush
+    writes that."""
+    monkeypatch.setattr(progress, 'resume_hold', lambda: 0)
+    intake = buffer.progress
+    if not intake.wait_holding(0):
+        intake.start_holding()
+        buffer.flush()
+    assert intake.read_up_to(moment)
+
+
+def judged_as_of(dbapi, now):
+    """The moment services are judged as of, at ``now``."""
+    return dbapi.reports_judged_as_of(now, progress.dropout())

@@ -14,11 +14,13 @@ import sys
 
 from oslo_config import cfg
 from oslo_upgradecheck import upgradecheck
+from oslo_utils import timeutils
 
 from sgconductor import exception
 from sgconductor import version
 from sgconductor.cmd import common
 from sgconductor.conductor import manager
+from sgconductor.conductor import progress
 from sgconductor.conf import validate
 from sgconductor.db import api as db_api
 from sgconductor.db import migration
@@ -60,9 +62,10 @@ class Checks(upgradecheck.UpgradeCommands):
         once for every check that needs them. Raises
         SGConductorException (not kept: the next check reads again)."""
         dbapi = db_api.get_instance()
+        judged_as_of = dbapi.reports_judged_as_of(timeutils.utcnow(),
+                                                  progress.dropout())
         return (dbapi.service_get_all(),
-                manager.dead_before(dbapi.reports_read_until(),
-                                    self.dead_after))
+                manager.dead_before(judged_as_of, self.dead_after))
 
     def _check_schema(self):
         try:

@@ -24,6 +24,13 @@ LOG = logging.getLogger(__name__)
 
 # Seconds between two attempts to reach the broker.
 RECONNECT_INTERVAL = 2
+# Seconds between two looks at a closed gate.
+GATE_INTERVAL = 0.2
+
+
+class NotReady(Exception):
+    """Raised by ``open``: the consumer cannot consume yet (it says why
+    itself); the loop tries again after RECONNECT_INTERVAL."""
 
 
 class BrokerLoop:
@@ -34,10 +41,14 @@ class BrokerLoop:
     ``consume`` must return soon after ``stopping`` is set.
     """
 
-    def __init__(self, name, open, consume):
+    def __init__(self, name, open, consume, gate=None):
+        """``gate()``, if given, is asked before every connection: while it
+        says False, the loop does not connect (and ``consume`` should
+        return when it would say so)."""
         self.name = name
         self.open = open
         self.consume = consume
+        self.gate = gate
         self._broker = outage.Outage('the broker (%s)' % name)
         self._ready = threading.Event()
         self._thread = threads.Loop('sgconductor-' + name.replace(' ', '-'),
@@ -64,6 +75,9 @@ class BrokerLoop:
         # loss is told and the loop waits before the next round.
         failures = 0
         while not self.stopping.is_set():
+            if self.gate is not None and not self.gate():
+                self.stopping.wait(GATE_INTERVAL)
+                continue
             connection = next(brokers)
             lost = lost_errors(connection)
             opened = None
@@ -89,6 +103,8 @@ class BrokerLoop:
                     failures = 0
                     self._broker.failed(exc)
                     self.stopping.wait(RECONNECT_INTERVAL)
+            except NotReady:
+                self.stopping.wait(RECONNECT_INTERVAL)
             except Exception:
                 LOG.exception('The %s failed; starting over.', self.name)
                 self.stopping.wait(RECONNECT_INTERVAL)

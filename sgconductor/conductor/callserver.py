@@ -13,7 +13,9 @@ ordinary oslo.messaging RPC clients.
 
 A message that is not such a call is logged and dropped; one that is a
 call, but a bad one, gets its exception back. A call server that cannot
-reach the broker reconnects by itself (``brokerloop``).
+reach the broker reconnects by itself (``brokerloop``); one whose process
+cannot write to the database lets go of its queue while another process
+takes from it (``gate``).
 """
 
 import collections
@@ -42,17 +44,21 @@ class CallServer:
     METHODS = ()
     PREFETCH = 10
 
-    def __init__(self, manager, topic, api_version, declare=()):
+    def __init__(self, manager, topic, api_version, declare=(),
+                 gate=None):
         """``declare``: topics whose queues are declared as well, each
-        time the server connects to a broker."""
+        time the server connects to a broker. ``gate``: a ``gate.Gate``
+        that says when not to take calls (None: always take them)."""
         self.manager = manager
         self.topic = topic
         self.api_version = api_version
         self.declare = declare
+        self.gate = gate
         # answered, failed (answered with an exception), poison
         self.counts = collections.Counter()
-        self._loop = brokerloop.BrokerLoop(self.NAME, self._open,
-                                           self._serve)
+        self._loop = brokerloop.BrokerLoop(
+            self.NAME, self._open, self._serve,
+            gate=gate and (lambda: gate.may_consume(consuming=False)))
 
     def answer(self, calls):
         """The reply body of each of ``calls`` (oslo.messaging messages,
@@ -95,6 +101,8 @@ class CallServer:
     def _serve(self, opened):
         connection, receiver, producer = opened
         while not self._loop.stopping.is_set():
+            if self.gate and not self.gate.may_consume(consuming=True):
+                return  # the connection goes, and what it prefetched
             batch = receiver.receive(POLL_INTERVAL, self.PREFETCH)
             if batch:
                 # Before answering, as oslo.messaging's server does: a

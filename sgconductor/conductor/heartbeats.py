@@ -20,12 +20,15 @@ bounded) and written by a later flush.
 import collections
 import datetime
 import threading
+import time
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from sgconductor import exception
 from sgconductor import outage
 from sgconductor import threads
+from sgconductor.conductor import progress as progress_lib
 
 # What a coalesced report must repeat exactly; host and binary are the key.
 _Known = collections.namedtuple('_Known', ['id', 'uuid', 'fields'])
@@ -54,35 +57,55 @@ def _to_the_second(when):
         seconds=1)
 
 
-def _later(moment, other):
-    """The later of two moments, either of which may be None."""
-    if moment is None or other is None:
-        return moment or other
-    return max(moment, other)
-
-
 class HeartbeatBuffer:
     """Heartbeats counted since the last flush, per service id."""
 
-    def __init__(self, dbapi, flush_interval, before_flush=None):
+    def __init__(self, dbapi, flush_interval, before_flush=None,
+                 progress=None):
         """``before_flush()`` runs first in every flush; if it raises
         SGConductorException (the database is away), the flush is skipped
-        and everything kept for the next one."""
+        and everything kept for the next one. ``progress``: the
+        ``progress.IntakeProgress`` of the intake whose heartbeats these
+        are, written with every flush (None: not an intake's)."""
         self.dbapi = dbapi
         self.flush_interval = flush_interval
+        self.progress = progress
         self._before_flush = before_flush or (lambda: None)
         self._lock = threading.Lock()
         self._known = {}    # (host, binary) -> _Known
         self._pending = {}  # service id -> [count, latest]
-        self._read_until = None  # not written yet, see read_up_to
         self._database = outage.Outage('the database (heartbeat flush)')
+        self._flush_lock = threading.Lock()
+        # time.monotonic() when the flush under way began (None: none).
+        self._flushing_since = None
+        # Set to flush before the interval is over (and by stop()).
+        self._wake = threading.Event()
+        if progress is not None:
+            progress.wake = self._wake.set
         self._flusher = threads.Loop('sgconductor-heartbeat-flush',
-                                     self._run)
+                                     self._run, wake=self._wake)
 
     @property
     def running(self):
         """True while the flusher runs: what is kept will be written."""
         return self._flusher.running
+
+    def unwritable(self):
+        """Why the database cannot be written now (the last flush failed,
+        or the one under way has hung for progress.STUCK_AFTER s), or None
+        if it can. The flusher reaches the database every flush_interval,
+        so this holds for the whole process, heartbeats or not."""
+        if self._database.lost:
+            return self._database.error
+        since = self._flushing_since
+        if since is not None:
+            hung = time.monotonic() - since
+            if hung >= progress_lib.STUCK_AFTER:
+                return 'a write has not finished for %d s' % hung
+        return None
+
+    def writable(self):
+        return self.unwritable() is None
 
     def start(self):
         self._flusher.start()
@@ -124,13 +147,6 @@ class HeartbeatBuffer:
         with self._lock:
             self._add(service_id, count, latest)
 
-    def read_up_to(self, moment):
-        """Every report sent before ``moment`` has been offered (the
-        intake read its mark): the next flush records it with the
-        heartbeats (``models.ReportProgress``)."""
-        with self._lock:
-            self._read_until = _later(self._read_until, moment)
-
     def _add(self, service_id, count, latest):
         """Count heartbeats of one service (caller holds the lock)."""
         beat = self._pending.setdefault(service_id, [0, latest])
@@ -140,7 +156,11 @@ class HeartbeatBuffer:
     # --- the flusher
 
     def _run(self):
-        while not self._flusher.stopping.wait(self.flush_interval):
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            if self._flusher.stopping.is_set():
+                return
             try:
                 self.flush()
             except Exception:
@@ -149,57 +169,74 @@ class HeartbeatBuffer:
                 LOG.exception('Heartbeat flush failed.')
 
     def flush(self):
-        """Write what was counted; keep it for the next flush on failure."""
+        """Write what was counted; keep it for the next flush on failure.
+        One flush at a time (the flusher's, or a caller's)."""
+        with self._flush_lock:
+            self._flushing_since = time.monotonic()
+            try:
+                self._flush()
+            finally:
+                self._flushing_since = None
+
+    def _flush(self):
         try:
             self._before_flush()
         except exception.SGConductorException as exc:
             self._database.failed(exc)
             return
+        # The claim before the heartbeats: whatever the intake took before
+        # the marks it claims is in the batch taken after.
+        row = self.progress.next_row() if self.progress else None
         with self._lock:
             batch, self._pending = self._pending, {}
-            read_until, self._read_until = self._read_until, None
-        if self._database.lost:
+        if row is not None and self._database.lost:
             # Back after an outage: the other processes' buffers kept
             # heartbeats through it too (a conductor's own reports, those
             # sent to its RPC topic), and write them at their next flush.
             # The intake's progress waits one flush more, or their services
             # would be judged as of a moment their heartbeats are not yet
             # written for.
-            self.read_up_to(read_until)
-            read_until = None
-            if not batch:
-                self._probe()
-                return
-        elif not batch and read_until is None:
+            row.read_until = None
+        if not batch and row is None:
+            self._probe()
             return
+        # Every report was read up to the claim: another intake may still
+        # hold, unflushed, heartbeats it took just before that mark
+        # (report_progress says how far every report was read).
+        read_until = (row.read_until - datetime.timedelta(
+            seconds=self.flush_interval)
+            if row is not None and row.read_until is not None else None)
         heartbeats = {service_id: (count, _to_the_second(latest))
                       for service_id, (count, latest) in batch.items()}
         try:
-            gone = self.dbapi.service_record_heartbeats(heartbeats,
-                                                        read_until)
+            gone = self.dbapi.service_record_heartbeats(
+                heartbeats, read_until, intake=row,
+                now=timeutils.utcnow(), dropout=progress_lib.dropout())
         except exception.SGConductorException as exc:
             self._database.failed(exc)
-            self._keep(batch, read_until)
+            self._keep(batch)
             return
         except Exception:
-            self._keep(batch, read_until)
+            self._keep(batch)
             raise
         self._database.succeeded()
+        if row is not None:
+            self.progress.written(row)
         if gone:
             self._forget_ids(gone)
 
     def _probe(self):
-        """Find out whether the database is back when there is nothing to
-        write (a write of nothing would not reach it)."""
+        """Find out whether the database is (still) there when there is
+        nothing to write (a write of nothing would not reach it)."""
         try:
             self.dbapi.reports_read_until()
-        except exception.SGConductorException:
+        except exception.SGConductorException as exc:
+            self._database.failed(exc)
             return
         self._database.succeeded()
 
-    def _keep(self, batch, read_until):
+    def _keep(self, batch):
         with self._lock:
-            self._read_until = _later(self._read_until, read_until)
             for service_id, (count, latest) in batch.items():
                 self._add(service_id, count, latest)
 

@@ -16,13 +16,17 @@ intake consumes the same queue with kombu instead, on one thread:
 
 Every second the intake puts a mark at the end of the queue
 (``marks.py``). When an intake reads it, every report sent before it has
-been read, and the writer records that moment with its next flush
-(``read_up_to``). Liveness is judged as of that moment: a conductor
-behind on its queue, overloaded or cut off from the broker, suspends its
-judgement instead of calling services down for reports it has not read
-yet. After connecting (at start, or again after losing the broker) marks
-wait ``marks.resume_hold()`` seconds, so that reporters cut off with it
-report again before anyone is judged.
+been read; its next flush records that moment with the heartbeats it took
+before (``progress.py``), and liveness is judged as of the oldest such
+moment of the intakes that may hold heartbeats not written yet: a
+conductor behind on its queue, overloaded, or cut off from the broker or
+its database, suspends the judgement instead of calling services down for
+reports it has not written yet.
+
+While its process cannot write to the database, the intake stops taking
+reports as long as another process takes them (``gate.py``): what it did
+not acknowledge goes back to the queue, what it took is written once the
+database is back.
 
 A message that is not a report_state cast this conductor can read (not
 JSON, not an oslo.messaging envelope, another method, an incompatible
@@ -33,12 +37,12 @@ recognised by oslo.messaging's ``_unique_id`` and not counted twice.
 """
 
 import collections
-import datetime
 
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
+from sgconductor import outage
 from sgconductor import rpc
 from sgconductor.conductor import brokerloop
 from sgconductor.conductor import deliveries as deliveries_lib
@@ -53,29 +57,40 @@ LOG = logging.getLogger(__name__)
 POLL_INTERVAL = 0.1
 # What a reports queue carries.
 REPORT_METHODS = ('report_state',)
+# Seconds an intake waits for its flusher to record it as a holder before
+# it consumes (the database may be away: it tries again).
+HOLDING_TIMEOUT = 10
 
 
 class ReportIntake:
     """Consumes one topic's queue on a thread and feeds the reports it
     carries to ``take_reports(reports)`` in batches."""
 
-    def __init__(self, take_reports, read_up_to, topic, api_version,
-                 prefetch):
-        """``read_up_to(moment)`` is told when a mark put at ``moment``
-        has been read: every report before it was handed over."""
+    def __init__(self, take_reports, progress, topic, api_version,
+                 prefetch, gate=None):
+        """``progress``: the intake's ``progress.IntakeProgress``, told
+        when a mark put at a moment has been read (every report before
+        it was handed over), and when the intake starts and stops
+        consuming. ``gate``: a ``gate.Gate`` that says when not to
+        consume (None: always consume)."""
         self.take_reports = take_reports
-        self.read_up_to = read_up_to
+        self.progress = progress
         self.topic = topic
         self.api_version = api_version
         self.prefetch = prefetch
+        self.gate = gate
         # received, poison, refused (by take_reports), duplicates
         self.counts = collections.Counter()
         # Unique ids of messages handled whose acknowledgement was lost
         # with the connection: kept until their redelivery is over.
         self._unacked = set()
-        self._marker = marks_lib.Marker(topic, marks_lib.resume_hold())
+        self._marker = marks_lib.Marker(topic, progress.suspend,
+                                        progress.hold)
+        self._holding = outage.Outage('the database (to take reports '
+                                      'from %s)' % topic)
         self._loop = brokerloop.BrokerLoop(
-            'heartbeat intake', self._open, self._consume)
+            'heartbeat intake', self._open, self._consume,
+            gate=gate and (lambda: gate.may_consume(consuming=False)))
 
     def start(self, timeout=10):
         """Start consuming; returns once the queue is declared (or after
@@ -92,25 +107,46 @@ class ReportIntake:
                  {'topic': self.topic, 'counts': dict(self.counts)})
 
     def _open(self, connection):
-        self._marker.follow(connection)
-        return deliveries_lib.open_receiver(
-            connection, rpc.topic_queue(self.topic), self.prefetch)
+        """Become a holder (progress.py), then consume."""
+        self.progress.start_holding()
+        if not self.progress.wait_holding(HOLDING_TIMEOUT):
+            self.progress.release()
+            self._holding.failed('the database did not record it as taking '
+                                 'reports within %d s' % HOLDING_TIMEOUT)
+            raise brokerloop.NotReady()
+        self._holding.succeeded()
+        try:
+            self._marker.follow(connection)
+            return deliveries_lib.open_receiver(
+                connection, rpc.topic_queue(self.topic), self.prefetch)
+        except Exception:
+            self.progress.release()
+            raise
 
     def _consume(self, receiver):
-        while not self._loop.stopping.is_set():
-            self._marker.put_if_due()
-            batch = receiver.receive(POLL_INTERVAL, self.prefetch)
-            if not batch:
-                continue
-            handled = self._handle(batch)
-            try:
-                receiver.settle(batch)
-            except Exception:
-                # The broker will deliver this batch again.
-                self._unacked |= handled
-                raise
-            if not any(delivery.redelivered for delivery in batch):
-                self._unacked.clear()
+        """Take batches until stopped, or until the gate closes; then the
+        connection is dropped (what was not acknowledged goes back to the
+        queue) and the progress released."""
+        try:
+            while not self._loop.stopping.is_set():
+                if self.gate and not self.gate.may_consume(consuming=True):
+                    return
+                self._marker.put_if_due()
+                batch = receiver.receive(POLL_INTERVAL, self.prefetch)
+                if not batch:
+                    continue
+                handled = self._handle(batch)
+                try:
+                    receiver.settle(batch)
+                except Exception:
+                    # The broker will deliver this batch again.
+                    self._unacked |= handled
+                    raise
+                if not any(delivery.redelivered for delivery in batch):
+                    self._unacked.clear()
+        finally:
+            self._marker.close()
+            self.progress.release()
 
     def _handle(self, batch):
         """Unpack a batch and hand its reports over; return the unique ids
@@ -147,10 +183,8 @@ class ReportIntake:
         return handled
 
     def _read_marks(self, marks):
-        """Tell ``read_up_to`` the latest mark (one from the future, or
-        not a time, is anybody's message but ours: not believed), less a
-        flush interval: another intake may still hold, unflushed,
-        heartbeats it took off the queue just before this mark."""
+        """Tell the progress the latest mark (one from the future, or not
+        a time, is anybody's message but ours: not believed)."""
         now = timeutils.utcnow()
         moments = []
         for mark in marks:
@@ -161,5 +195,4 @@ class ReportIntake:
                 envelope.drop(self.counts, self.topic,
                               'a mark that is not a time: %r' % (mark,))
         if moments:
-            self.read_up_to(max(moments) - datetime.timedelta(
-                seconds=CONF.conductor.flush_interval))
+            self.progress.read_up_to(max(moments))

@@ -20,6 +20,7 @@ from sgconductor import exception
 from sgconductor import notifications
 from sgconductor.conductor import announcer
 from sgconductor.conductor import clocks
+from sgconductor.conductor import progress
 from sgconductor.conductor import reports
 from sgconductor.conductor import statewatch
 from sgconductor.conductor import validation
@@ -29,7 +30,7 @@ from sgconductor.servicegroup import api as servicegroup_api
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-# Seconds the version bounds may use an old reports_read_until().
+# Seconds the version bounds may use an old judged_as_of().
 READ_UNTIL_MAX_AGE = 1.0
 
 # Keep in sync with ConductorAPI.RPC_API_VERSION (a unit test checks).
@@ -132,7 +133,7 @@ class ConductorManager:
         self.notifier = notifications.ServiceNotifier()
         self.reports = reports.ReportWriter(self.dbapi, self.announcer,
                                             self.notifier)
-        # (reports_read_until(), time.monotonic() when read)
+        # (judged_as_of(), time.monotonic() when read)
         self._read_until = (None, -READ_UNTIL_MAX_AGE)
         # What announce_version_expiry saw last: {binary: (min, max)}.
         self._swept = None
@@ -156,6 +157,12 @@ class ConductorManager:
         self.announcer.stop()
         self.notifier.stop()
 
+    def judged_as_of(self):
+        """The moment services are judged as of, from the database
+        (progress.py), or None: as of now."""
+        return self.dbapi.reports_judged_as_of(timeutils.utcnow(),
+                                               progress.dropout())
+
     def _primitive(self, service, read_until=None):
         return service_to_primitive(
             service, self.servicegroup.get_states([service], read_until)[0])
@@ -173,7 +180,7 @@ class ConductorManager:
 
     def _judged(self, host=None, binary=None):
         """The live services (optionally filtered), their states, and the
-        moment they are judged as of (``reports_read_until()``).
+        moment they are judged as of (``judged_as_of()``).
 
         That moment is read first. A flush that commits between the two
         reads then only makes the services fresher than it; read the
@@ -181,7 +188,7 @@ class ConductorManager:
         far forward with the heartbeats of the whole outage, would have
         services judged against a moment their reports are not read for.
         """
-        read_until = self.dbapi.reports_read_until()
+        read_until = self.judged_as_of()
         services = self.dbapi.service_get_all(host=host, binary=binary)
         return (services, self.servicegroup.get_states(services, read_until),
                 read_until)
@@ -295,7 +302,7 @@ class ConductorManager:
         service_id."""
         key = validation.check_service_key(host, binary, uuid, service_id)
         changes = validation.check_update(values)
-        read_until = self.dbapi.reports_read_until()  # first: see _judged
+        read_until = self.judged_as_of()  # first: see _judged
         service = self.dbapi.service_update(key, changes)
         self.notifier.updated(service)
         if 'forced_down' in changes:
@@ -395,7 +402,7 @@ class ConductorManager:
         now = time.monotonic()
         read_until, read_at = self._read_until
         if now - read_at > READ_UNTIL_MAX_AGE:
-            read_until = self.dbapi.reports_read_until()
+            read_until = self.judged_as_of()
             self._read_until = (read_until, now)
         return dead_before(read_until, self.dead_after)
 

@@ -12,30 +12,19 @@ written on it would wait with the mark. The queue could then not drain,
 and the memory it holds could not be freed. A mark that cannot be put
 only delays the next one: liveness judgement waits for it (see
 ``doc/liveness.rst``), which is right while reporters cannot publish
-either.
-
-After any time it could not put marks (started, reconnected after losing
-the broker, or after a mark failed), a marker holds its marks back for
-``resume_hold()`` seconds. Reports that could not be sent meanwhile are
-gone, not queued: a reporter cut off from the broker sends its next one
-only at its next report interval, once it has reconnected. Judged as of
-the first mark after the outage, every service would look silent for the
-whole outage and be called down; held back, the marks let each service
-report again first, and until they move on, services whose silence may
-be the outage are "unknown".
+either. The marker says when a mark fails (``suspended``) and when
+marks can be put again (``resumed``): reports that could not be sent
+meanwhile are gone, and the intake claims no progress from the failure
+until every service had time to report again after it
+(``progress.IntakeProgress``).
 """
 
 import time
 
 import kombu
-from oslo_config import cfg
-from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from sgconductor import outage
-
-CONF = cfg.CONF
-LOG = logging.getLogger(__name__)
 
 # Seconds between two marks put at the end of the queue.
 MARK_INTERVAL = 1.0
@@ -46,13 +35,6 @@ MARK_HEADER = 'x-sgconductor-read-until'
 PUBLISH_TIMEOUT = 5
 
 
-def resume_hold():
-    """Seconds marks are held back after an interruption: two report
-    intervals, so that a reporter whose first report after the outage is
-    lost too still reports in time, and one mark interval."""
-    return 2 * CONF.report_interval + MARK_INTERVAL
-
-
 class Marker:
     """Puts marks at the end of one queue, at most every MARK_INTERVAL s.
 
@@ -60,10 +42,12 @@ class Marker:
     a broker that cannot take a mark.
     """
 
-    def __init__(self, queue_name, hold):
-        """``hold``: seconds marks are held back after an interruption."""
+    def __init__(self, queue_name, suspended, resumed):
+        """``suspended()`` is called when a mark could not be put,
+        ``resumed()`` when marks can be put again after that."""
         self.queue_name = queue_name
-        self.hold = hold
+        self.suspended = suspended
+        self.resumed = resumed
         self._broker = None
         self._connection = None
         self._producer = None
@@ -72,20 +56,13 @@ class Marker:
 
     def follow(self, broker):
         """Put the next marks through a connection like ``broker`` (a
-        kombu Connection: the intake's own, to the broker it reads), once
-        the hold after this (re)connection is over."""
+        kombu Connection: the intake's own, to the broker it reads)."""
         self.close()
         self._broker = broker
         # The intake reached the broker: any failed mark before is
-        # answered by this hold, not by another one after it.
+        # answered by the hold of this connection, not by another one.
         self._outage.succeeded()
-        self._hold_back()
-
-    def _hold_back(self):
-        self._next = time.monotonic() + self.hold
-        LOG.info('Liveness judgement on %(queue)s resumes in %(hold)d s, '
-                 'once every service had time to report again.',
-                 {'queue': self.queue_name, 'hold': self.hold})
+        self._next = 0
 
     def put_if_due(self):
         now = time.monotonic()
@@ -96,10 +73,8 @@ class Marker:
             if self._producer is None:
                 self._connect()
                 if self._outage.lost:
-                    # Back after failing: hold back, as after follow().
                     self._outage.succeeded()
-                    self._hold_back()
-                    return
+                    self.resumed()
             self._producer.publish(
                 b'', routing_key=self.queue_name, delivery_mode='transient',
                 headers={MARK_HEADER: timeutils.utcnow().isoformat()},
@@ -108,6 +83,8 @@ class Marker:
             # coming.
             self._connection.heartbeat_check()
         except Exception as exc:
+            if not self._outage.lost:
+                self.suspended()
             self._outage.failed(exc)
             self.close()
         else:

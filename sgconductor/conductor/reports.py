@@ -37,13 +37,16 @@ class ReportWriter:
     (a registration, a new version): those may change the versions of
     its binary. ``notifier``, if given, of every service created."""
 
-    def __init__(self, dbapi, announcer=None, notifier=None):
+    def __init__(self, dbapi, announcer=None, notifier=None,
+                 progress=None):
+        """``progress``: the intake's whose reports these are, if any
+        (``heartbeats.HeartbeatBuffer``)."""
         self.dbapi = dbapi
         self.announcer = announcer
         self.notifier = notifier
         self.heartbeats = heartbeats.HeartbeatBuffer(
             dbapi, CONF.conductor.flush_interval,
-            before_flush=self._write_deferred)
+            before_flush=self._write_deferred, progress=progress)
         # Reports that could not be written through while the database
         # was away (only while the flusher runs to write them later).
         self.deferred = deferred.DeferredReports()

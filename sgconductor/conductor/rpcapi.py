@@ -17,6 +17,12 @@ from sgconductor.conductor import versioncache
 
 CONF = cfg.CONF
 
+# Times a call refused with DatabaseUnavailable is asked again: the queue
+# hands each to the next conductor, so that with three conductors, one of
+# which cannot reach its database, a refusal is rare and two in a row
+# rarer still (gate.py).
+UNAVAILABLE_RETRIES = 3
+
 
 def reports_topic(topic):
     """The topic heartbeats are cast to. Conductors consume it in intake
@@ -114,6 +120,21 @@ class ConductorAPI:
 
     def _call(self, ctxt, method, rpc_client=None, rpc_version=None,
               transport_options=None, **kwargs):
+        """Call ``method``. A conductor that cannot reach its database
+        refuses at once, having done nothing, while another conductor may
+        well answer: such a refusal is asked again, up to
+        UNAVAILABLE_RETRIES times, and raised if every conductor that
+        answered refused."""
+        for attempt in range(UNAVAILABLE_RETRIES + 1):
+            try:
+                return self._call_once(ctxt, method, rpc_client, rpc_version,
+                                       transport_options, **kwargs)
+            except exception.DatabaseUnavailable:
+                if attempt == UNAVAILABLE_RETRIES:
+                    raise
+
+    def _call_once(self, ctxt, method, rpc_client, rpc_version,
+                   transport_options, **kwargs):
         try:
             rpc.ensure_broker_reachable()
             return self._prepare(retry=1, rpc_client=rpc_client,

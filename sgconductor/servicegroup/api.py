@@ -37,8 +37,8 @@ def effective_service_down_time(conf=CONF):
 
 
 def judged_as_of(read_until, now):
-    """The moment services are judged as of: the one up to which every
-    report has been read (``dbapi.reports_read_until()``, None if no
+    """The moment services are judged as of: the one before which every
+    report is written (``dbapi.reports_judged_as_of()``, None if no
     intake has said yet), never later than ``now``."""
     return min(now, read_until or now)
 
@@ -75,8 +75,8 @@ class API:
     def get_states(self, services, read_until=None):
         """One State per service; forced down wins over any driver.
 
-        ``read_until``: the moment up to which every report has been read
-        (``dbapi.reports_read_until()``); None judges as of now.
+        ``read_until``: the moment before which every report is written
+        (``dbapi.reports_judged_as_of()``); None judges as of now.
         """
         now = timeutils.utcnow()
         read_until = judged_as_of(read_until, now)

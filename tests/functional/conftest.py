@@ -19,6 +19,7 @@ from sgconductor import rpc
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.functional import databases
 from tests.functional import deployment as sg_deployment
+from tests.functional import tcp_proxy
 
 
 @pytest.fixture(scope='session')
@@ -64,6 +65,21 @@ def database(backend, _servers):
     url = server.create_database()
     yield url
     server.drop_database(url)
+
+
+# Where each backend's server listens unless its URL says.
+DEFAULT_PORTS = {'postgresql': 5432, 'mysql': 3306}
+
+
+@pytest.fixture
+def db_proxy(database, backend):
+    """A TCP proxy in front of ``database``'s server (``tcp_proxy.py``),
+    for a conductor whose link to it a test cuts."""
+    proxy = tcp_proxy.TcpProxy(database.render_as_string(
+        hide_password=False), DEFAULT_PORTS[backend])
+    proxy.start()
+    yield proxy
+    proxy.close()
 
 
 def _track(request, deployment):

@@ -50,9 +50,10 @@ def safe_url(url):
 class Server:
     """A backend's admin connection, able to create and drop databases."""
 
-    def __init__(self, backend):
+    def __init__(self, backend, url=None):
+        """``url``: the admin URL, if not the backend's own."""
         self.backend = backend
-        self.url = admin_url(backend)
+        self.url = sa_engine.make_url(url) if url else admin_url(backend)
         self.engine = sa.create_engine(
             self.url, isolation_level='AUTOCOMMIT', poolclass=sa.pool.NullPool,
             connect_args={'connect_timeout': CONNECT_TIMEOUT})

@@ -77,6 +77,9 @@ class Drill:
         self.computes = {}
         self.received = None
         self.watcher = None
+        self.listings = None
+        # Computes started during the drill: listed too, once registered.
+        self.late = set()
         self._notifications = None
 
     def __enter__(self):
@@ -113,6 +116,13 @@ class Drill:
         self.children.remove(conductor)
         conductor.kill(CRASH_LIMIT)
         self.deployment.conductor = None
+
+    def start_late_compute(self, name):
+        """Start a compute on host ``name`` during the drill; its
+        listings are watched as the others' are."""
+        self.late.add(name)
+        self.children.append(self.deployment.start_compute(
+            name, '--host', name, sections=self.compute_sections))
 
     def restart_compute(self, name, *args):
         """Stop a compute, then start it again on the same host with
@@ -162,14 +172,16 @@ class Drill:
         unknown at most in a listing after ``outage_began``."""
         problems = []
         unknown = 0
-        for asked, answered, rows in self.watcher.stop():
+        self.listings = self.watcher.stop()
+        for asked, answered, rows in self.listings:
             line = '%7.2f-%.2f s' % (asked - outage_began,
                                      answered - outage_began)
             if isinstance(rows, str):
                 if answered > listings_back_by:
                     problems.append('%s failed: %s' % (line, rows))
                 continue
-            if sorted(host for host, _, _ in rows) != HOSTS:
+            if sorted(host for host, _, _ in rows
+                      if host not in self.late) != HOSTS:
                 problems.append('%s lost or duplicated rows' % line)
             down = [row for row in rows if row[1] == 'down']
             if down:
@@ -179,9 +191,32 @@ class Drill:
                               sum(row[1] == 'unknown' for row in rows))
         problems += ['notified: %s' % (event,) for event in self.received
                      if event[0] == 'service.state' and event[2] == 'down'
-                     and event[1] in HOSTS]
+                     and (event[1] in HOSTS or event[1] in self.late)]
         assert not problems, '\n'.join(problems[:20])
         return unknown
+
+    def check_failed_listings(self, in_a_row, in_all):
+        """The watcher's listings failed for at most ``in_a_row`` s in a
+        row and ``in_all`` s in all (check_no_false_down first)."""
+        longest, total = self._failed_listings()
+        print('listings failed for %.1f s at most in a row, %.1f s in all'
+              % (longest, total))
+        assert longest <= in_a_row and total <= in_all, (longest, total)
+
+    def _failed_listings(self):
+        """Seconds the watcher's listings failed: the longest run of
+        failures in a row, and all of them, each run from the first
+        failed listing asked to the last one answered."""
+        runs = []
+        for asked, answered, rows in self.listings:
+            if not isinstance(rows, str):
+                runs.append(None)
+            elif runs and runs[-1] is not None:
+                runs[-1][1] = answered
+            else:
+                runs.append([asked, answered])
+        lengths = [end - start for start, end in filter(None, runs)]
+        return max(lengths, default=0.0), sum(lengths)
 
     def check_recovery(self, outage_began, listings_back_by, after):
         """Everything an outage must leave as it was: nobody was called

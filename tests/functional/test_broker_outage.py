@@ -11,7 +11,7 @@ meanwhile. Throughout, and after (``outages.Drill``):
 * no process dies, and every one reconnects by itself;
 * no service is listed down, nor notified down (``service.state``): the
   conductor suspends its judgement while it cannot read reports, and
-  holds it back after regaining the broker (``marks.resume_hold()``);
+  holds it back after regaining the broker (``progress.resume_hold()``);
 * while the conductor is away, the CLI says so in one line;
 * nothing stored is lost, and reports are written again;
 * once the hold is over, a killed compute is down within seconds, and
@@ -28,7 +28,7 @@ from tests.functional import tcp_proxy
 
 REPORT_INTERVAL = outages.REPORT_INTERVAL
 SERVICE_DOWN_TIME = outages.SERVICE_DOWN_TIME
-# What marks.resume_hold() makes of REPORT_INTERVAL.
+# What progress.resume_hold() makes of REPORT_INTERVAL.
 HOLD = 2 * REPORT_INTERVAL + 1
 OUTAGE_SECONDS = 30
 # Seconds the computes regain the broker after the conductor.

@@ -26,7 +26,6 @@ import pytest
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.functional import deployment as sg_deployment
 from tests.functional import outages
-from tests.functional import tcp_proxy
 
 REPORT_INTERVAL = outages.REPORT_INTERVAL
 SERVICE_DOWN_TIME = outages.SERVICE_DOWN_TIME
@@ -37,7 +36,6 @@ FAIL_FAST = 10
 # Seconds from recovery until every report kept meanwhile is listed.
 RECOVERY_LIMIT = 15
 DETECTION_LIMIT = SERVICE_DOWN_TIME + 15
-DEFAULT_PORTS = {'postgresql': 5432, 'mysql': 3306}
 # A service that starts during the outage (a binary of its own, so that
 # the fleet's listings do not include it).
 LATE_BINARY = 'nova-scheduler'
@@ -52,15 +50,6 @@ RECOVERED = 'Contact with the database (heartbeat flush) recovered.'
 def deployment(request, broker, database, tmp_path):
     """The ``client`` fixture's too."""
     yield from outages.deployment(request, database, tmp_path)
-
-
-@pytest.fixture
-def db_proxy(database, backend):
-    proxy = tcp_proxy.TcpProxy(database.render_as_string(
-        hide_password=False), DEFAULT_PORTS[backend])
-    proxy.start()
-    yield proxy
-    proxy.close()
 
 
 def fails_fast(d, *args):

@@ -10,8 +10,11 @@ import pytest
 
 from sgconductor import exception
 from sgconductor.conductor import deferred
+from sgconductor.conductor import progress
 from sgconductor.conductor import reports as reports_lib
 from sgconductor.db import api as db_api
+from tests.inprocess import claim
+from tests.inprocess import judged_as_of
 from tests.inprocess import report
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
@@ -45,9 +48,10 @@ class Away:
 
 @pytest.fixture
 def writer(db):
-    """A started writer whose flusher never fires by itself: tests
-    flush."""
-    writer = reports_lib.ReportWriter(db_api.get_instance())
+    """A started intake's writer whose flusher never fires by itself:
+    tests flush."""
+    writer = reports_lib.ReportWriter(
+        db_api.get_instance(), progress=progress.IntakeProgress('unit'))
     writer.heartbeats.flush_interval = 3600
     writer.start()
     yield writer
@@ -70,6 +74,8 @@ def test_reports_wait_for_the_database_and_are_all_written(
     monkeypatch.setattr(reports_lib.timeutils, 'utcnow', lambda: NOW)
     known, _ = writer.write(report('known'), None)
     changing, _ = writer.write(report('changing'), None)
+    claim(writer.heartbeats, NOW, monkeypatch)
+    writer.heartbeats.flush()
     database = Away(dbapi, monkeypatch)
     database.away = True
     refused = 0
@@ -80,14 +86,14 @@ def test_reports_wait_for_the_database_and_are_all_written(
             report('new'),                                    # registers
             dict(report('changing', version=second + 1),     # upgraded
                  uuid=changing.uuid))
-    writer.heartbeats.read_up_to(at(3))
+    claim(writer.heartbeats, at(3), monkeypatch)
     writer.heartbeats.flush()
     assert refused == 0
     assert 'Lost contact with the database (reports written through)' in (
         caplog.text)
     assert len(writer.deferred) == 2
     database.away = False
-    assert dbapi.reports_read_until() is None
+    assert judged_as_of(dbapi, at(3)) == NOW
 
     writer.heartbeats.flush()
     assert not writer.deferred
@@ -99,9 +105,9 @@ def test_reports_wait_for_the_database_and_are_all_written(
         'new': (3, 1, at(3))}
     assert written['new'].created_at == at(3)
     # The progress a flush after the heartbeats (see HeartbeatBuffer).
-    assert dbapi.reports_read_until() is None
+    assert judged_as_of(dbapi, at(3)) == NOW
     writer.heartbeats.flush()
-    assert dbapi.reports_read_until() == at(3)
+    assert judged_as_of(dbapi, at(3)) == at(3)
     assert 'Wrote the reports of 2 services kept while the database was ' \
         'away.' in caplog.text
     # Coalesced from now on, as any written service.
@@ -114,19 +120,21 @@ def test_progress_waits_until_every_kept_report_is_written(writer,
     """While a kept report cannot be written, the intake's progress is not
     either: services would be judged as of a moment whose reports are not
     in the database."""
+    claim(writer.heartbeats, NOW, monkeypatch)
     database = Away(writer.dbapi, monkeypatch)
     database.away = True
     take(writer, at(1), monkeypatch, report('new'))
-    writer.heartbeats.read_up_to(at(1))
+    claim(writer.heartbeats, at(1), monkeypatch)
     writer.heartbeats.flush()
     writer.heartbeats.flush()
     assert len(writer.deferred) == 1
     database.away = False
-    assert writer.dbapi.reports_read_until() is None
+    assert judged_as_of(writer.dbapi, at(1)) is None
     writer.heartbeats.flush()
     assert rows(writer)['new'].last_seen_up == at(1)
+    assert judged_as_of(writer.dbapi, at(1)) is None
     writer.heartbeats.flush()
-    assert writer.dbapi.reports_read_until() == at(1)
+    assert judged_as_of(writer.dbapi, at(1)) == at(1)
 
 
 def test_reports_after_a_waiting_one_wait_behind_it(writer, monkeypatch):

@@ -10,8 +10,11 @@ from oslo_utils import uuidutils
 
 from sgconductor import exception
 from sgconductor.conductor import heartbeats
+from sgconductor.conductor import progress
 from sgconductor.db import api as db_api
 from sgconductor.db.sqlalchemy import api as sa_api
+from tests.inprocess import claim
+from tests.inprocess import judged_as_of
 from tests.inprocess import report
 from tests.inprocess import statements
 from tests.inprocess import verbs
@@ -107,13 +110,27 @@ def test_a_service_deleted_meanwhile_stays_deleted_and_is_forgotten(buffer):
     assert buffer.offer(report('kept'), kept.uuid, LATER)
 
 
-def test_a_failed_flush_keeps_every_heartbeat_for_the_next(buffer, caplog):
+@pytest.fixture
+def intake_buffer(db):
+    """``buffer``, of an intake (progress.py)."""
+    buffer = heartbeats.HeartbeatBuffer(
+        db_api.get_instance(), flush_interval=3600,
+        progress=progress.IntakeProgress('unit'))
+    buffer.start()
+    yield buffer
+    buffer.stop()
+
+
+def test_a_failed_flush_keeps_every_heartbeat_for_the_next(intake_buffer,
+                                                           caplog,
+                                                           monkeypatch):
+    buffer = intake_buffer
     caplog.set_level(logging.INFO, logger='sgconductor.outage')
     service = register(buffer, 'h1')
     unavailable = exception.DatabaseUnavailable(reason='gone')
     for _ in range(2):
         buffer.offer(report('h1'), service.uuid, NOW)
-    buffer.read_up_to(NOW)
+    claim(buffer, NOW, monkeypatch)
     with mock.patch.object(buffer.dbapi, 'service_record_heartbeats',
                            side_effect=unavailable):
         buffer.flush()
@@ -121,9 +138,9 @@ def test_a_failed_flush_keeps_every_heartbeat_for_the_next(buffer, caplog):
         buffer.flush()
     buffer.flush()
     # The progress one flush later than the heartbeats, after an outage.
-    assert buffer.dbapi.reports_read_until() is None
+    assert judged_as_of(buffer.dbapi, LATER) is None
     buffer.flush()
-    assert buffer.dbapi.reports_read_until() == NOW
+    assert judged_as_of(buffer.dbapi, LATER) == NOW
     written = rows(buffer.dbapi)['h1']
     assert written.report_count == 4
     assert written.last_seen_up == LATER.replace(
@@ -152,16 +169,22 @@ def test_last_seen_up_never_moves_back(buffer):
     assert written.report_count == 3
 
 
-def test_a_flush_records_how_far_reports_were_read(buffer):
-    """Even with no heartbeat to write, and never backwards."""
+def test_a_flush_records_how_far_reports_were_read(intake_buffer,
+                                                   monkeypatch):
+    """Even with no heartbeat to write, and never backwards: in the
+    intake's row as read, and as how far every report was read less a
+    flush interval (another intake may not have flushed yet)."""
+    buffer = intake_buffer
     assert buffer.dbapi.reports_read_until() is None
-    buffer.read_up_to(LATER)
-    buffer.read_up_to(NOW)
+    claim(buffer, LATER, monkeypatch)
+    claim(buffer, NOW, monkeypatch)
     buffer.flush()
-    assert buffer.dbapi.reports_read_until() == LATER
-    buffer.read_up_to(NOW)
+    assert judged_as_of(buffer.dbapi, LATER) == LATER
+    assert buffer.dbapi.reports_read_until() == LATER - datetime.timedelta(
+        seconds=buffer.flush_interval)
+    claim(buffer, NOW, monkeypatch)
     buffer.flush()
-    assert buffer.dbapi.reports_read_until() == LATER
+    assert judged_as_of(buffer.dbapi, LATER) == LATER
 
 
 def test_nothing_to_write_does_not_pass_for_the_database_back(buffer,
@@ -197,11 +220,11 @@ def test_the_flusher_outlives_a_failing_flush(db, caplog):
     real = buffer.dbapi.service_record_heartbeats
     failures = []
 
-    def fails_once(*args):
+    def fails_once(*args, **kwargs):
         if not failures:
             failures.append(1)
             raise RuntimeError('bug')
-        return real(*args)
+        return real(*args, **kwargs)
 
     with mock.patch.object(buffer.dbapi, 'service_record_heartbeats',
                            side_effect=fails_once):

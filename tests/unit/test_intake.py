@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+import types
 
 from oslo_config import cfg
 from oslo_utils import timeutils
@@ -15,6 +16,7 @@ from sgconductor.conductor import brokerloop
 from sgconductor.conductor import deliveries
 from sgconductor.conductor import intake
 from sgconductor.conductor import marks
+from sgconductor.conductor import progress
 from tests.inprocess import envelope
 from tests.inprocess import publish_raw
 from tests.inprocess import report
@@ -70,7 +72,7 @@ def test_a_conductor_behind_on_its_queue_calls_nobody_down(conductor,
     conductor knows it has not read what was sent meanwhile; once the
     intake moves again, the heartbeat is read and the service is up."""
     dbapi = conductor.manager.dbapi
-    # Past the hold after the intake connected (marks.resume_hold()).
+    # Past the hold after the intake connected (progress.resume_hold()).
     wait_for(lambda: dbapi.reports_read_until() is not None)
     registered = rpcapi.register_service(ctxt, report('cn1'))['service']
     gate = threading.Event()
@@ -105,16 +107,17 @@ def test_marks_move_the_read_until_moment_forward(conductor):
 def test_a_mark_from_the_future_or_garbage_is_not_believed():
     moments = []
     reports_intake = intake.ReportIntake(
-        lambda reports: 0, moments.append, 'topic', '1.0', 10)
+        lambda reports: 0, types.SimpleNamespace(
+            read_up_to=moments.append, suspend=None, hold=None),
+        'topic', '1.0', 10)
     future = timeutils.utcnow() + datetime.timedelta(hours=1)
     reports_intake._handle([
         deliveries.Delivery(1, b'', False,
                             {marks.MARK_HEADER: future.isoformat()}),
         deliveries.Delivery(2, b'', False, {marks.MARK_HEADER: 42})])
     (moment,) = moments
-    # Believed up to now, less a flush interval (see _read_marks).
-    assert moment <= timeutils.utcnow() - datetime.timedelta(
-        seconds=CONF.conductor.flush_interval)
+    # Believed up to now.
+    assert moment <= timeutils.utcnow()
     assert (reports_intake.counts['poison'],
             reports_intake.counts['received']) == (1, 0)
 
@@ -223,8 +226,8 @@ def test_invalid_reports_are_refused_one_by_one(conductor, rpcapi, ctxt):
 def test_a_redelivered_batch_already_handled_is_not_counted_twice():
     taken = []
     reports_intake = intake.ReportIntake(
-        lambda reports: taken.extend(reports) or 0, lambda moment: None,
-        'topic', '1.0', 10)
+        lambda reports: taken.extend(reports) or 0,
+        progress.IntakeProgress('unit'), 'topic', '1.0', 10)
     batch = [deliveries.Delivery(i, envelope(unique_id='u%d' % i), False, {})
              for i in range(3)]
     handled = reports_intake._handle(batch)
@@ -242,8 +245,8 @@ def test_a_failing_batch_is_dropped_not_retried_forever(caplog):
     def broken(reports):
         raise RuntimeError('bug')
 
-    reports_intake = intake.ReportIntake(broken, lambda moment: None,
-                                         'topic', '1.0', 10)
+    reports_intake = intake.ReportIntake(
+        broken, progress.IntakeProgress('unit'), 'topic', '1.0', 10)
     batch = [deliveries.Delivery(1, envelope(), False, {})]
     reports_intake._handle(batch)
     assert reports_intake.counts['refused'] == 1

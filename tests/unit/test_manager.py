@@ -328,7 +328,7 @@ def test_a_flush_between_the_two_reads_of_a_listing_calls_nobody_down(
             return result
         return reading
 
-    for name in ('service_get_all', 'reports_read_until'):
+    for name in ('service_get_all', 'reports_judged_as_of'):
         monkeypatch.setattr(dbapi, name, flush_after(getattr(dbapi, name)))
     timeutils.set_time_override(later)
     try:

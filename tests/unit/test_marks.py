@@ -1,4 +1,5 @@
-"""Marks held back after every interruption (see marks.py)."""
+"""Marks put at the end of the queue, and what a failed one tells the
+intake (see marks.py)."""
 
 import logging
 import types
@@ -10,7 +11,6 @@ import pytest
 from sgconductor.conductor import marks
 
 QUEUE = 'marks-test'
-HOLD = 5
 
 
 @pytest.fixture
@@ -45,39 +45,40 @@ def marks_in(queue):
         found.append(message.headers[marks.MARK_HEADER])
 
 
-def assert_held_back(marker, clock, queue):
-    """No mark until HOLD s from now, then one."""
-    clock[0] += HOLD - 0.1
+class Told:
+    """The marker's callbacks, recorded."""
+
+    def __init__(self):
+        self.calls = []
+
+    def marker(self):
+        return marks.Marker(QUEUE, lambda: self.calls.append('suspended'),
+                            lambda: self.calls.append('resumed'))
+
+
+def test_marks_are_put_at_once_then_one_a_mark_interval(clock, broker,
+                                                       queue):
+    marker = Told().marker()
+    marker.follow(broker)
+    marker.put_if_due()
+    assert len(marks_in(queue)) == 1
+    clock[0] += marks.MARK_INTERVAL - 0.1
     marker.put_if_due()
     assert marks_in(queue) == []
     clock[0] += 0.1
     marker.put_if_due()
     assert len(marks_in(queue)) == 1
-
-
-def test_resume_hold_covers_two_report_intervals(conf):
-    conf.config(report_interval=7)
-    assert marks.resume_hold() == 2 * 7 + marks.MARK_INTERVAL
-
-
-def test_marks_wait_out_the_hold_after_connecting(clock, broker, queue):
-    marker = marks.Marker(QUEUE, HOLD)
-    marker.follow(broker)
-    assert_held_back(marker, clock, queue)
-    # Then one a MARK_INTERVAL.
-    marker.put_if_due()
-    clock[0] += marks.MARK_INTERVAL
-    marker.put_if_due()
-    assert len(marks_in(queue)) == 1
     marker.close()
 
 
-def test_a_mark_that_fails_holds_back_the_next_ones(clock, broker, queue,
-                                                    monkeypatch, caplog):
+def test_a_mark_that_fails_suspends_claims_until_marks_resume(
+        clock, broker, queue, monkeypatch, caplog):
+    """The intake claims nothing from the failure on (progress.py), and
+    learns when marks can be put again."""
     caplog.set_level(logging.INFO)
-    marker = marks.Marker(QUEUE, HOLD)
+    told = Told()
+    marker = told.marker()
     marker.follow(broker)
-    clock[0] += HOLD
     marker.put_if_due()
     assert len(marks_in(queue)) == 1
 
@@ -87,24 +88,31 @@ def test_a_mark_that_fails_holds_back_the_next_ones(clock, broker, queue,
     monkeypatch.setattr(marker._producer, 'publish', refused)
     clock[0] += marks.MARK_INTERVAL
     marker.put_if_due()
-    assert 'Lost contact with the broker (marks on %s)' % QUEUE in (
-        caplog.text)
-    # Connected again (a new producer): held back, not put at once.
+    clock[0] += marks.MARK_INTERVAL
+    monkeypatch.setattr(marker, '_connect', mock.Mock(
+        side_effect=ConnectionRefusedError('still away')))
+    marker.put_if_due()
+    assert told.calls == ['suspended']
+    assert caplog.text.count('Lost contact with the broker (marks on %s)'
+                             % QUEUE) == 1
+    monkeypatch.undo()
     clock[0] += marks.MARK_INTERVAL
     marker.put_if_due()
+    assert told.calls == ['suspended', 'resumed']
     assert 'Contact with the broker (marks on %s) recovered.' % QUEUE in (
         caplog.text)
-    assert_held_back(marker, clock, queue)
+    assert len(marks_in(queue)) == 1
     marker.close()
 
 
-def test_reconnecting_after_a_failed_mark_holds_back_once(
+def test_reconnecting_after_a_failed_mark_resumes_nothing(
         clock, broker, queue, monkeypatch):
     """The intake lost the broker, so its marker had failed too: the
-    hold of the reconnection is the only one."""
-    marker = marks.Marker(QUEUE, HOLD)
+    intake's new connection makes it a holder again, with a hold of its
+    own (progress.py); the marker has nothing more to say."""
+    told = Told()
+    marker = told.marker()
     marker.follow(broker)
-    clock[0] += HOLD
     marker.put_if_due()
     marks_in(queue)
     monkeypatch.setattr(marker._producer, 'publish', mock.Mock(
@@ -112,5 +120,7 @@ def test_reconnecting_after_a_failed_mark_holds_back_once(
     clock[0] += marks.MARK_INTERVAL
     marker.put_if_due()
     marker.follow(broker)
-    assert_held_back(marker, clock, queue)
+    marker.put_if_due()
+    assert told.calls == ['suspended']
+    assert len(marks_in(queue)) == 1
     marker.close()

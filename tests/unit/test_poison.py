@@ -21,6 +21,7 @@ from sgconductor import version
 from sgconductor.conductor import deliveries
 from sgconductor.conductor import intake
 from sgconductor.conductor import manager
+from sgconductor.conductor import progress
 from sgconductor.conductor import reports
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
@@ -99,8 +100,8 @@ SETTINGS = settings(max_examples=150, deadline=None,
 @pytest.fixture
 def reports_intake(db):
     writer = reports.ReportWriter(db_api.get_instance())
-    return intake.ReportIntake(writer.take, lambda moment: None, 'topic',
-                               manager.RPC_API_VERSION, 10)
+    return intake.ReportIntake(writer.take, progress.IntakeProgress('unit'),
+                               'topic', manager.RPC_API_VERSION, 10)
 
 
 def handle(reports_intake, bodies):

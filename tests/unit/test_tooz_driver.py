@@ -20,8 +20,10 @@ NOW = datetime.datetime(2026, 11, 23, 12, 0, 0)
 
 
 def service(host, binary='nova-compute'):
-    return types.SimpleNamespace(host=host, binary=binary, forced_down=False,
-                                 last_seen_up=NOW, created_at=NOW)
+    """A service that registered a day ago and reported at NOW."""
+    return types.SimpleNamespace(
+        host=host, binary=binary, forced_down=False, last_seen_up=NOW,
+        created_at=NOW - datetime.timedelta(days=1))
 
 
 @pytest.fixture
@@ -74,6 +76,19 @@ def test_combined_liveness_and_reasons(api):
     assert [s.up for s in states] == [True, False, False]
     assert states[1].reason == 'missing from the liveness backend'
     assert states[2].reason.startswith('no report for')
+
+
+def test_a_service_registered_moments_ago_may_not_have_joined_yet(api):
+    """Unknown, not down, for as long as it may take to join (a backend
+    electing a new leader makes it wait); down after that."""
+    new = service('cn1')
+    grace = api.driver._grace()
+    for age, up in ((0, None), (grace - 1, None), (grace, False)):
+        new.created_at = NOW - datetime.timedelta(seconds=age)
+        with mock.patch.object(timeutils, 'utcnow', return_value=NOW):
+            (state,) = api.get_states([new])
+        assert state.up is up, (age, state)
+    assert state.reason == 'missing from the liveness backend'
 
 
 def test_membership_is_read_once_per_binary_per_listing(api):

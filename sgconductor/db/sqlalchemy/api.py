@@ -5,6 +5,7 @@ services table. Every function opens its own enginefacade transaction.
 """
 
 import collections
+import datetime
 import functools
 import sys
 import threading
@@ -291,10 +292,14 @@ def _latest(column, seen):
 @_translate_db_errors
 @oslo_db_api.wrap_db_retry(max_retries=5, retry_interval=0.1,
                            inc_retry_interval=True, retry_on_deadlock=True)
-def service_record_heartbeats(heartbeats, read_until=None):
+def service_record_heartbeats(heartbeats, read_until=None, intake=None,
+                              now=None, dropout=None):
     """Apply many heartbeats of known services in one transaction, and
-    move the intake's progress forward to ``read_until`` if given (see
-    models.ReportProgress): both land together or not at all.
+    move the intakes' progress forward to ``read_until`` if given (see
+    models.ReportProgress), and write ``intake`` (a
+    conductor.progress.IntakeRow: an intake's own row, stamped ``now``,
+    judged with ``dropout``; see _write_intake): all land together or not
+    at all.
 
     ``heartbeats`` maps a service id to ``(count, seen)``: that many
     reports, the latest at ``seen``. report_count grows by each count in
@@ -316,6 +321,8 @@ def service_record_heartbeats(heartbeats, read_until=None):
             progress = models.ReportProgress.__table__
             session.execute(progress.update().values(
                 read_until=_latest(progress.c.read_until, read_until)))
+        if intake is not None:
+            _write_intake(session, intake, now, dropout)
         for (count, seen), ids in groups.items():
             ids.sort()  # one lock order for every conductor: no deadlock
             for chunk in _chunks(ids):
@@ -336,6 +343,67 @@ def service_record_heartbeats(heartbeats, read_until=None):
                     service.c.id.in_(chunk),
                     service.c.deleted == 0)).scalars())
         return set(heartbeats) - live
+
+
+def _write_intake(session, row, now, dropout):
+    """Write an intake's row, creating it if there is none with
+    ``row.id`` (and then setting ``row.id``; creating one also removes
+    the rows nobody wrote for a day: intakes that died). A row that
+    becomes a holder (``row.activate``) takes the moment services are
+    judged as of without it, and sets ``row.read_until`` to it (None in
+    a deployment where no intake has read anything yet: this one claims
+    nothing until it reads a mark); a
+    holder's ``read_until`` otherwise only moves forward. ``row.delete``:
+    the row goes."""
+    intakes = models.ReportIntake.__table__
+    this = intakes.c.id == row.id
+    if row.delete:
+        session.execute(intakes.delete().where(this))
+        return
+    values = {'holding': row.holding, 'seen_at': now}
+    if row.activate:
+        row.read_until = _judged_as_of(session, now, dropout, but=row.id)
+        values['read_until'] = row.read_until
+    elif row.read_until is not None:
+        values['read_until'] = _latest(intakes.c.read_until,
+                                       row.read_until)
+    if row.id is not None and session.execute(
+            intakes.update().where(this).values(**values)).rowcount:
+        return
+    session.execute(intakes.delete().where(
+        intakes.c.seen_at < now - datetime.timedelta(days=1)))
+    if 'read_until' in values and not row.activate:
+        values['read_until'] = row.read_until
+    row.id = session.execute(intakes.insert().values(
+        host=row.host, **values)).inserted_primary_key[0]
+
+
+def _judged_as_of(session, now, dropout, but=None):
+    """See reports_judged_as_of; ``but``: an intake left out. A holder
+    that has claimed nothing yet (read_until NULL: it became one before
+    any intake had read anything) holds nothing back."""
+    intakes = models.ReportIntake.__table__
+    holders = sa.select(sa.func.min(intakes.c.read_until)).where(
+        intakes.c.holding == sa.true(),
+        intakes.c.seen_at >= now - datetime.timedelta(seconds=dropout))
+    if but is not None:
+        holders = holders.where(intakes.c.id != but)
+    oldest = session.execute(holders).scalar()
+    if oldest is not None:
+        return oldest
+    return session.execute(
+        sa.select(models.ReportProgress.read_until)).scalar()
+
+
+@_translate_db_errors
+def reports_judged_as_of(now, dropout):
+    """The moment services are judged as of: the oldest ``read_until`` of
+    the intakes that may hold heartbeats not yet written and wrote their
+    row within ``dropout`` seconds before ``now`` (conductor/progress.py),
+    or, without one, the moment up to which every report was read
+    (reports_read_until); None if no intake has said yet."""
+    with _reader() as session:
+        return _judged_as_of(session, now, dropout)
 
 
 @_translate_db_errors

@@ -81,3 +81,21 @@ class ReportProgress(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=False)
     read_until = Column(DateTime, nullable=True)
+
+
+class ReportIntake(Base):
+    """One row per heartbeat intake process (conductor/progress.py):
+    whether it may hold heartbeats not written yet, up to which mark
+    every report it took is written, and when it last said so (the
+    conductor's clock). Services are judged as of the oldest progress of
+    the holders that wrote recently (``reports_judged_as_of``)."""
+
+    __tablename__ = 'report_intakes'
+    __table_args__ = ({'mysql_engine': 'InnoDB',
+                       'mysql_charset': 'utf8mb4'},)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    host = Column(String(255), nullable=False)
+    holding = Column(Boolean, nullable=False, default=False)
+    read_until = Column(DateTime, nullable=True)
+    seen_at = Column(DateTime, nullable=False)

@@ -11,7 +11,9 @@ per listing. When the backend cannot be read, the state is unknown (None),
 with the reason, rather than down: the conductor must not declare a fleet
 dead because its own backend hiccupped. For the same reason a service
 missing from its group is unknown, not down, for a grace period after such
-an outage (see BackendWatch).
+an outage (see BackendWatch), and so is a service registered less than
+that grace period ago (it may not have managed to join yet: a backend
+electing a new leader makes it wait).
 
 tooz lets a member leave only itself, so to remove a deleted service the
 conductor briefly becomes that member (a coordinator with the same member
@@ -50,6 +52,8 @@ START_TIMEOUT = 10
 BACKEND_TIMEOUT = 2.0
 
 MISSING = base.State(False, 'missing from the liveness backend')
+JOINING = base.State(None, 'registered moments ago; not a member of its '
+                           'group yet')
 RECOVERING = base.State(None, 'liveness backend recovering from an outage; '
                               'waiting for the service to rejoin')
 
@@ -298,11 +302,16 @@ class ToozDriver(db.DbDriver):
                                                           os.getpid())
                 coordinator = start_coordinator(
                     self.backend_url, member.encode(), heart=False)
-                # A reporter notices that it was dropped at its next report
-                # (its group read may be MEMBERSHIP_MAX_AGE old) and rejoins.
-                grace = 2 * CONF.report_interval + self.MEMBERSHIP_MAX_AGE
-                self._watch = BackendWatch(coordinator, grace)
+                self._watch = BackendWatch(coordinator, self._grace())
             return self._watch
+
+    def _grace(self):
+        """Seconds a reporter may take to become a member again (after an
+        outage) or at all (after registering): it notices that it is not
+        one at its next report (its group read may be MEMBERSHIP_MAX_AGE
+        old) and joins; one more report interval, for a join that failed
+        too."""
+        return 2 * CONF.report_interval + self.MEMBERSHIP_MAX_AGE
 
     def start(self):
         """Watch the backend from now on, not only from the first listing
@@ -391,6 +400,11 @@ class ToozDriver(db.DbDriver):
                 states.append(base.UP)
             elif recovering:
                 states.append(RECOVERING)
+            elif (now - service.created_at).total_seconds() < self._grace():
+                # It joins right after registering, and again at each
+                # report until it is a member: a backend electing a new
+                # leader makes it wait that long.
+                states.append(JOINING)
             else:
                 states.append(MISSING)
         return states
