@@ -16,6 +16,7 @@
      +-- ConductorError             the conductor failed unexpectedly
      +-- ConductorTooOld            a call needs a newer conductor RPC API
      +-- LivenessBackendUnavailable the tooz backend cannot be used
+     +-- BrokerQueueMismatch        a queue's settings cannot change in place
 
 Exceptions raised by the conductor's RPC endpoint travel back to callers
 with their class intact: ``sgconductor.exception`` is in the RPC clients'
@@ -104,3 +105,14 @@ class ConductorTooOld(SGConductorException):
                '%(needed)s, and this service may send up to %(cap)s '
                '([upgrade_levels] conductor = %(level)s). Upgrade every '
                'conductor first.')
+
+
+class BrokerQueueMismatch(SGConductorException):
+    msg_fmt = ('The broker holds %(names)s with other settings than this '
+               'configuration declares (%(reason)s). A queue\'s or an '
+               'exchange\'s type and durability cannot change in place: '
+               'stop every conductor, delete each of them (rabbitmqctl '
+               'delete_queue NAME; rabbitmqadmin delete exchange name=NAME), '
+               'then start them with the new [oslo_messaging_rabbit] '
+               'settings, or go back to the old ones. Quorum queues also '
+               'need amqp_auto_delete = false.')

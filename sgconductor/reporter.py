@@ -217,8 +217,11 @@ class ReportLoop:
         """Run one step; True if it worked. Never raises."""
         try:
             step(self._ctxt)
-        except exception.ConductorUnavailable as exc:
-            self._conductor.failed(exc)
+        except (exception.ConductorUnavailable,
+                exception.DatabaseUnavailable) as exc:
+            # No conductor that answered could serve: an outage too. A
+            # remote error's text carries the server's traceback.
+            self._conductor.failed(exception.first_line(exc))
         except exception.LivenessBackendUnavailable as exc:
             self._backend.failed(exc)
         except Exception:

@@ -5,9 +5,12 @@ One transport per process, built from ``transport_url`` on cfg.CONF (see
 serializer that carries an oslo.context RequestContext across the wire.
 """
 
+import contextlib
+import re
 import ssl
 import uuid
 
+import amqp.exceptions
 import kombu
 import kombu.connection
 import oslo_messaging as messaging
@@ -89,6 +92,11 @@ def _ssl_options():
     return options or True
 
 
+def broker_count():
+    """How many brokers transport_url names (at least one)."""
+    return max(1, len(_transport_url().hosts))
+
+
 def broker_connections():
     """One unconnected kombu Connection per broker of transport_url, in
     order (``kombu+memory://``: kombu's in-memory transport)."""
@@ -125,24 +133,75 @@ def broker_cycle():
         yield broker.clone()
 
 
-def queue_consumers(queue):
-    """How many consumers the broker counts on the queue named ``queue``
-    (a passive declaration, on a connection of its own to the first
-    broker of transport_url that answers), or None if no broker could
-    say."""
+@contextlib.contextmanager
+def first_broker():
+    """A kombu Connection to the first broker of transport_url that
+    answers, in failover order (broker_cycle), released afterwards; raises
+    OSError, naming each broker's error, if none does."""
     brokers = broker_cycle()
+    errors = []
     for _ in range(len(broker_connections())):
         connection = next(brokers)
         try:
+            # One attempt: connect() would wait 2 s and try again.
             connection.ensure_connection(max_retries=0)
+        except Exception as exc:
+            errors.append('%s: %s' % (connection.host, exc))
+            connection.collect()
+            continue
+        try:
+            yield connection
+        finally:
+            connection.release()
+        return
+    raise OSError('no RabbitMQ broker reachable (%s)' % '; '.join(errors))
+
+
+def queue_consumers(queue):
+    """How many consumers the broker counts on the queue named ``queue``
+    (a passive declaration), or None if no broker could say."""
+    try:
+        with first_broker() as connection:
             _, _, consumers = connection.default_channel.queue_declare(
                 queue=queue, passive=True)
             return consumers
-        except Exception:
-            continue
-        finally:
-            connection.collect()
-    return None
+    except Exception:
+        return None
+
+
+def check_queues(topics, fanout_topics=()):
+    """Declare the queues of ``topics`` and the fanout exchanges of
+    ``fanout_topics`` as this configuration has them declared (topic_queue,
+    fanout_queue). Raises BrokerQueueMismatch naming every queue and
+    exchange the broker holds with other settings (a deployment switched
+    to quorum queues, say), rather than have each consumer fail on them in
+    a loop; OSError if no broker answers."""
+    entities = []
+    for topic in topics:
+        queue = topic_queue(topic)
+        entities += [queue.exchange, queue]
+    entities += [fanout_queue(topic).exchange for topic in fanout_topics]
+    refused = []
+    with first_broker() as connection:
+        for entity in entities:
+            bound = entity(connection.channel())
+            try:
+                if isinstance(bound, kombu.Queue):
+                    bound.queue_declare()
+                else:
+                    bound.declare()
+            except amqp.exceptions.PreconditionFailed as exc:
+                refused.append(exc)
+    if refused:
+        names = sorted({'%s %s' % match.groups() for exc in refused
+                        for match in [_REFUSED.search(str(exc))] if match})
+        raise exception.BrokerQueueMismatch(
+            names=', '.join(names) or 'queues',
+            reason=exception.first_line(refused[0]))
+
+
+# What RabbitMQ names in a 406 PRECONDITION_FAILED of a declaration.
+_REFUSED = re.compile(r"for (queue|exchange) '([^']*)'")
 
 
 def topic_queue(topic):
@@ -194,19 +253,8 @@ def ensure_broker_reachable():
     global _BROKER_SEEN
     if _BROKER_SEEN or _transport_url().transport != 'rabbit':
         return
-    errors = []
-    for broker in broker_connections():
-        try:
-            # One attempt: connect() would wait 2 s and try again.
-            broker.ensure_connection(max_retries=0)
-        except Exception as exc:
-            errors.append('%s: %s' % (broker.host, exc))
-            continue
-        finally:
-            broker.release()
+    with first_broker():
         _BROKER_SEEN = True
-        return
-    raise OSError('no RabbitMQ broker reachable (%s)' % '; '.join(errors))
 
 
 class RequestContextSerializer(messaging.NoOpSerializer):

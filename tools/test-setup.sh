@@ -7,7 +7,9 @@
 # 127.0.0.1 only), then creates the test user
 # sgconductor/sgconductor on both databases, allowed to create and drop
 # databases named sgconductor*, and the database sgconductor_test that the
-# functional tests connect to in order to create their own.
+# functional tests connect to in order to create their own; then starts
+# the three-controller lab of tools/ha-lab.sh (a RabbitMQ cluster, a Galera
+# cluster and a ZooKeeper ensemble on ports of their own).
 #
 # Idempotent: running it again changes nothing and succeeds.
 #
@@ -250,5 +252,9 @@ MYSQL_PWD=$DB_PASSWORD mariadb -h 127.0.0.1 -P 3306 -u "$DB_USER" "$DB_NAME" \
 PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p 5432 -U "$DB_USER" -d "$DB_NAME" \
     -Atqc 'SELECT 1' >/dev/null \
     || die "PostgreSQL: $DB_USER cannot log in to $DB_NAME over 127.0.0.1"
+
+# --- The three-controller lab of the HA tests (tests/functional/test_ha.py):
+# RabbitMQ, Galera and ZooKeeper clusters of their own, on other ports.
+"$(dirname "$0")/ha-lab.sh" start
 
 say "done"

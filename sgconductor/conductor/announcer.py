@@ -20,6 +20,7 @@ sent again every RETRY_INTERVAL s; meanwhile caches rely on
 
 import threading
 
+import kombu.exceptions
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
@@ -36,6 +37,10 @@ LOG = logging.getLogger(__name__)
 MIN_GAP = 0.2
 # Seconds between two attempts to send announcements the broker refused.
 RETRY_INTERVAL = 1.0
+# What a cast raises when no broker takes it: oslo.messaging's failure,
+# or, for a broker refusing the connection, kombu's.
+BROKER_AWAY = (messaging.MessageDeliveryFailure,
+               kombu.exceptions.OperationalError)
 
 
 class VersionAnnouncer:
@@ -47,10 +52,12 @@ class VersionAnnouncer:
         self._wake = threading.Event()
         self._broker = outage.Outage('the broker (version announcements)')
         self._client = None
+        self._brokers = 1
         self._thread = threads.Loop('sgconductor-version-announcer',
                                     self._run, wake=self._wake)
 
     def start(self):
+        self._brokers = rpc.broker_count()
         self._client = rpc.get_client(messaging.Target(
             topic=self.topic, version=versioncache.ANNOUNCEMENTS_VERSION,
             fanout=True))
@@ -92,11 +99,13 @@ class VersionAnnouncer:
         for start in range(0, len(binaries), validation.MAX_BINARIES):
             chunk = binaries[start:start + validation.MAX_BINARIES]
             try:
-                self._client.prepare(retry=0).cast(
+                # Each broker of transport_url once: oslo.messaging moves
+                # on to the next one with each retry.
+                self._client.prepare(retry=self._brokers - 1).cast(
                     rpcapi.admin_context(), versioncache.ANNOUNCEMENT,
                     binaries=chunk)
             except Exception as exc:
-                if isinstance(exc, messaging.MessageDeliveryFailure):
+                if isinstance(exc, BROKER_AWAY):
                     self._broker.failed(exc)
                 else:
                     LOG.exception('Could not announce a change of the '

@@ -77,7 +77,8 @@ class AutoDisable:
                 ctxt, self.host, pinning.CONDUCTOR_BINARY,
                 {'disabled': True, 'disabled_reason': reason})
         except exception.SGConductorException as exc:
-            self._others.failed(exc)
+            # A remote error's text carries the server's traceback.
+            self._others.failed(exception.first_line(exc))
             return
         self._others.succeeded()
         self.disabled = True

@@ -5,6 +5,7 @@ API side of a cloud) goes through ConductorAPI; nothing else builds RPC
 messages for the conductor topic.
 """
 
+import kombu.exceptions
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_context import context as oslo_context
@@ -17,11 +18,11 @@ from sgconductor.conductor import versioncache
 
 CONF = cfg.CONF
 
-# Times a call refused with DatabaseUnavailable is asked again: the queue
-# hands each to the next conductor, so that with three conductors, one of
-# which cannot reach its database, a refusal is rare and two in a row
-# rarer still (gate.py).
-UNAVAILABLE_RETRIES = 3
+# Times a call refused with DatabaseUnavailable is asked again: a refusal
+# takes milliseconds, and the queue hands each attempt to a conductor in
+# turn, so that with one of two conductors cut off from its database, all
+# eleven attempts land on it about once in 2,000 calls (gate.py).
+UNAVAILABLE_RETRIES = 10
 
 
 def reports_topic(topic):
@@ -119,19 +120,30 @@ class ConductorAPI:
             transport_options=transport_options)
 
     def _call(self, ctxt, method, rpc_client=None, rpc_version=None,
-              transport_options=None, **kwargs):
+              transport_options=None, read=False, **kwargs):
         """Call ``method``. A conductor that cannot reach its database
         refuses at once, having done nothing, while another conductor may
         well answer: such a refusal is asked again, up to
         UNAVAILABLE_RETRIES times, and raised if every conductor that
-        answered refused."""
-        for attempt in range(UNAVAILABLE_RETRIES + 1):
+        answered refused. A ``read`` (a call that changes nothing) that
+        gets no answer in time is asked once more if a conductor still
+        consumes its queue: the one that took it may have lost the broker,
+        or died, with it in hand."""
+        refusals = timeouts = 0
+        while True:
             try:
                 return self._call_once(ctxt, method, rpc_client, rpc_version,
                                        transport_options, **kwargs)
             except exception.DatabaseUnavailable:
-                if attempt == UNAVAILABLE_RETRIES:
+                refusals += 1
+                if refusals > UNAVAILABLE_RETRIES:
                     raise
+            except messaging.MessagingTimeout as exc:
+                timeouts += 1
+                queue = (rpc_client or self.client).target.topic
+                if not read or timeouts > 1 or not rpc.queue_consumers(queue):
+                    raise exception.ConductorUnavailable(
+                        topic=self.topic, reason=exception.first_line(exc))
 
     def _call_once(self, ctxt, method, rpc_client, rpc_version,
                    transport_options, **kwargs):
@@ -141,8 +153,7 @@ class ConductorAPI:
                                  rpc_version=rpc_version,
                                  transport_options=transport_options).call(
                 ctxt, method, **kwargs)
-        except (OSError, messaging.MessagingTimeout,
-                messaging.MessageDeliveryFailure) as exc:
+        except (OSError, messaging.MessageDeliveryFailure) as exc:
             raise exception.ConductorUnavailable(
                 topic=self.topic, reason=exception.first_line(exc))
         except messaging.RemoteError as exc:
@@ -202,12 +213,16 @@ class ConductorAPI:
         return self._call(ctxt, 'register_service', **report)
 
     def report_state(self, ctxt, report):
-        """Cast a heartbeat. Raises ConductorUnavailable if the broker
-        cannot take it; a stopped conductor finds it queued on return."""
+        """Cast a heartbeat. Raises ConductorUnavailable if no broker of
+        transport_url takes it (each is tried once: oslo.messaging moves
+        on to the next one with each retry); a stopped conductor finds it
+        queued on return."""
         try:
-            self._prepare(retry=0, rpc_client=self.reports_client).cast(
+            self._prepare(retry=rpc.broker_count() - 1,
+                          rpc_client=self.reports_client).cast(
                 ctxt, 'report_state', **report)
-        except messaging.MessageDeliveryFailure as exc:
+        except (messaging.MessageDeliveryFailure,
+                kombu.exceptions.OperationalError) as exc:
             raise exception.ConductorUnavailable(
                 topic=self.topic, reason=exception.first_line(exc))
 
@@ -215,11 +230,12 @@ class ConductorAPI:
         """Services with their state; with ``down_for`` (seconds), only
         those down for at least that long (1.1)."""
         if down_for is None:
-            return self._call(ctxt, 'service_get_all', host=host,
-                              binary=binary)
+            return self._call(ctxt, 'service_get_all', read=True,
+                              host=host, binary=binary)
         self._require('1.1', 'list services by how long they are down')
         return self._call(ctxt, 'service_get_all', rpc_version='1.1',
-                          host=host, binary=binary, down_for=down_for)
+                          read=True, host=host, binary=binary,
+                          down_for=down_for)
 
     def service_purge(self, ctxt, down_for, dry_run=False):
         """Delete (``dry_run``: only list) the services down for at least
@@ -252,18 +268,19 @@ class ConductorAPI:
         """Counts per binary and state, reports recorded, report lag
         (1.4); see ConductorManager.get_service_stats."""
         self._require('1.4', 'read the service statistics')
-        return self._call(ctxt, 'get_service_stats', rpc_version='1.4')
+        return self._call(ctxt, 'get_service_stats', rpc_version='1.4',
+                          read=True)
 
     def get_min_versions(self, ctxt, binaries):
         """Map each binary to its lowest running version (None if none)."""
         return self._call(ctxt, 'get_min_version',
-                          rpc_client=self.versions_client,
+                          rpc_client=self.versions_client, read=True,
                           binaries=list(binaries))
 
     def get_max_versions(self, ctxt, binaries):
         """Map each binary to its highest running version (None if none)."""
         return self._call(ctxt, 'get_max_version',
-                          rpc_client=self.versions_client,
+                          rpc_client=self.versions_client, read=True,
                           binaries=list(binaries))
 
     def get_min_version(self, ctxt, binary):

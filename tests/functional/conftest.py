@@ -10,13 +10,8 @@ Run with::
 """
 
 import pytest
-from oslo_config import cfg
-from oslo_config import fixture as config_fixture
-from oslo_messaging import conffixture as messaging_fixture
 
 from sgconductor import conf as sg_conf  # noqa: F401  (registers options)
-from sgconductor import rpc
-from sgconductor.conductor import rpcapi as conductor_rpcapi
 from tests.functional import databases
 from tests.functional import deployment as sg_deployment
 from tests.functional import tcp_proxy
@@ -115,22 +110,8 @@ def brokered_deployment(request, broker, tmp_path):
 @pytest.fixture
 def client(deployment):
     """A ConductorAPI on cfg.CONF, aimed at the deployment's conductor."""
-    conf = cfg.CONF
-    fixture = config_fixture.Config(conf)
-    fixture.setUp()
-    messaging_conf = messaging_fixture.ConfFixture(conf)
-    messaging_conf.setUp()
-    try:
-        conf([], project='sgconductor', default_config_files=[])
-        messaging_conf.transport_url = deployment.transport_url
-        fixture.config(control_exchange=deployment.topic)
-        fixture.config(topic=deployment.topic, group='conductor')
-        fixture.config(amqp_auto_delete=True, group='oslo_messaging_rabbit')
-        yield conductor_rpcapi.ConductorAPI()
-    finally:
-        rpc.cleanup()
-        messaging_conf.cleanUp()
-        fixture.cleanUp()
+    with sg_deployment.configured_client(deployment) as conductor_api:
+        yield conductor_api
 
 
 @pytest.hookimpl(wrapper=True)

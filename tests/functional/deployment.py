@@ -6,6 +6,7 @@ nothing piles up on the broker. Every process logs to its own file in the
 test's tmp_path. Processes started here are always cleaned up.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -16,7 +17,11 @@ import urllib.request
 import uuid
 
 import amqp
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslo_messaging import conffixture as messaging_fixture
 
+from sgconductor import rpc
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.conductor import versioncache
 from tests.functional import databases
@@ -128,9 +133,18 @@ class Deployment:
                 hide_password=False)} if db_url is not None else {}),
             'servicegroup': servicegroup or {},
         }
-        for section, options in (sections or {}).items():
-            shared.setdefault(section, {}).update(options)
-        self.config_file = self.write_config('sgconductor.conf', shared)
+        self._shared = shared
+        self.config_file = None
+        self.reconfigure(sections or {})
+
+    def reconfigure(self, sections):
+        """Add ``sections`` ({section: {option: value}}) to the
+        configuration every process and command started from now on
+        shares."""
+        for section, options in sections.items():
+            self._shared.setdefault(section, {}).update(options)
+        self.config_file = self.write_config('sgconductor.conf',
+                                             self._shared)
 
     def path(self, name):
         return os.path.join(self.workdir, name)
@@ -218,10 +232,12 @@ class Deployment:
 
     # --- processes
 
-    def _start(self, name, script, args=(), sections=None, wrapper=()):
+    def _start(self, name, script, args=(), sections=None, wrapper=(),
+               command=None):
         """Start ``script`` as ``name``; ``sections`` ({section: {option:
         value}}) override the shared configuration for this process only;
-        ``wrapper``, a command that runs it (faketime, say).
+        ``wrapper``, a command that runs it (faketime, say); ``command``,
+        what to run instead of the installed ``script`` (a list).
         """
         process_sections = {'DEFAULT': {}}
         for section, options in (sections or {}).items():
@@ -229,9 +245,10 @@ class Deployment:
         process_sections['DEFAULT']['log_file'] = self.path('%s.log' % name)
         config = self.write_config('%s.conf' % name, process_sections)
         process = processes.Process(
-            name, list(wrapper) + [processes.console_script(script),
-                                   '--config-file', self.config_file,
-                                   '--config-file', config] + list(args),
+            name, list(wrapper) + (command or [
+                processes.console_script(script)]) + [
+                '--config-file', self.config_file,
+                '--config-file', config] + list(args),
             self.workdir, log_file=self.path('%s.log' % name))
         self.processes.append(process)
         return process.start()
@@ -270,9 +287,11 @@ class Deployment:
             status, self.describe())
         self.conductor = None
 
-    def start_compute(self, name, *args, sections=None, wrapper=()):
+    def start_compute(self, name, *args, sections=None, wrapper=(),
+                      command=None):
         return self._start('compute-%s' % name, 'sgconductor-compute', args,
-                           sections=sections, wrapper=wrapper)
+                           sections=sections, wrapper=wrapper,
+                           command=command)
 
     def start_api(self, sections=None):
         """Start sgconductor-api on a free port and wait until it serves
@@ -361,3 +380,28 @@ class Deployment:
             conn.close()
         except (OSError, amqp.AMQPError):
             conn.collect()
+
+
+@contextlib.contextmanager
+def configured_client(deployment, rabbit=None):
+    """cfg.CONF configured as the deployment's clients are (and with
+    ``rabbit``, {option: value} of [oslo_messaging_rabbit]), and a
+    ConductorAPI on it; undone afterwards."""
+    conf = cfg.CONF
+    fixture = config_fixture.Config(conf)
+    fixture.setUp()
+    messaging_conf = messaging_fixture.ConfFixture(conf)
+    messaging_conf.setUp()
+    try:
+        conf([], project='sgconductor', default_config_files=[])
+        messaging_conf.transport_url = deployment.transport_url
+        fixture.config(control_exchange=deployment.topic)
+        fixture.config(topic=deployment.topic, group='conductor')
+        for option, value in dict({'amqp_auto_delete': True},
+                                  **(rabbit or {})).items():
+            fixture.config(group='oslo_messaging_rabbit', **{option: value})
+        yield conductor_rpcapi.ConductorAPI()
+    finally:
+        rpc.cleanup()
+        messaging_conf.cleanUp()
+        fixture.cleanUp()

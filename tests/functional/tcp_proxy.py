@@ -6,6 +6,7 @@ restored, as if the server had gone away; the server itself, and every
 other test using it, notices nothing.
 """
 
+import contextlib
 import socket
 import threading
 import urllib.parse
@@ -130,3 +131,16 @@ def _shut(sock):
     except OSError:
         pass  # not connected, or already shut
     sock.close()
+
+
+@contextlib.contextmanager
+def proxies(urls, default_port):
+    """A started TcpProxy to the server of each URL, closed afterwards."""
+    made = [TcpProxy(url, default_port) for url in urls]
+    try:
+        for proxy in made:
+            proxy.start()
+        yield made
+    finally:
+        for proxy in made:
+            proxy.close()

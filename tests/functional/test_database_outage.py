@@ -108,6 +108,10 @@ def test_database_outage_under_load(deployment, db_proxy, client):
             lambda: [s for s in d.services(binary=LATE_BINARY)
                      if s['state'] == 'up'], RECOVERY_LIMIT)
         assert late['host'] == 'late'
+        # The database away is an outage to it too: told once, quietly.
+        late_log = d.read_log('compute-late')
+        assert 'Traceback' not in late_log, late_log
+        assert late_log.count('Lost contact with the conductor') == 1
         (legacy,) = d.wait_for(
             'the reports kept for the service without a uuid written',
             lambda: [s for s in d.services(binary=UNKNOWN['binary'])

@@ -45,7 +45,8 @@ def test_db_sync_reaches_head_and_matches_models(unsynced_deployment):
     engine = sa.create_engine(deployment.db_url, poolclass=sa.pool.NullPool)
     try:
         tables = set(sa.inspect(engine).get_table_names())
-        assert tables == {'alembic_version', 'services', 'report_progress'}
+        assert tables == {'alembic_version', 'services', 'report_progress',
+                          'report_intakes'}
         # A second sync is a no-op.
         assert head in deployment.db_sync()
         assert _alembic_versions(engine) == [head]
