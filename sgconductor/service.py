@@ -28,6 +28,7 @@ from sgconductor import rpc
 from sgconductor import threads
 from sgconductor.conductor import announcer
 from sgconductor.conductor import autodisable
+from sgconductor.conductor import counters
 from sgconductor.conductor import gate
 from sgconductor.conductor import intake
 from sgconductor.conductor import localapi
@@ -58,9 +59,10 @@ def _reports_topic():
 
 
 class Intake:
-    """Heartbeats of the reports topic, recorded by a writer of its own."""
+    """Heartbeats of the reports topic, recorded by a writer of its own.
+    ``process`` names this process among the host's (its counts')."""
 
-    def __init__(self):
+    def __init__(self, process='intake-0'):
         self.announcer = announcer.VersionAnnouncer(CONF.conductor.topic)
         self.notifier = notifications.ServiceNotifier()
         self.progress = progress.IntakeProgress(CONF.host)
@@ -72,12 +74,15 @@ class Intake:
             manager.RPC_API_VERSION, CONF.conductor.report_prefetch,
             gate=gate.Gate('heartbeat intake', _reports_topic(),
                            self.writer.heartbeats.writable))
+        self.counters = counters.CounterWriter(db_api.get_instance(),
+                                               CONF.host, process)
 
     def start(self):
         self.announcer.start()
         self.notifier.start()
         self.writer.start()
         self.writer.learn_registered()
+        self.counters.start()
         self.consumer.start()
 
     def stop(self):
@@ -86,6 +91,7 @@ class Intake:
         self.consumer.stop()
         self.progress.retire()
         self.writer.stop()
+        self.counters.stop()
         self.announcer.stop()
         self.notifier.stop()
 
@@ -106,9 +112,12 @@ class Conductor:
     closing the shared transport does not stop the conductor.
     """
 
-    def __init__(self, transport=None, with_intake=True, report_self=False):
+    def __init__(self, transport=None, with_intake=True, report_self=False,
+                 process='worker-0'):
         topic = CONF.conductor.topic
         self.manager = manager.ConductorManager(topic)
+        self.counters = counters.CounterWriter(self.manager.dbapi, CONF.host,
+                                               process)
         # Its own consumers let go of their queues while this process
         # cannot write to the database and another process takes from
         # them (gate.py says why the RPC server does not).
@@ -173,6 +182,7 @@ class Conductor:
 
     def start(self):
         self.manager.init_host()
+        self.counters.start()
         if self.intake is not None:
             self.intake.start()
         self.version_server.start()
@@ -196,6 +206,7 @@ class Conductor:
         if self.intake is not None:
             self.intake.stop()
         self.manager.cleanup_host()
+        self.counters.stop()
 
 
 class ConductorService(cotyledon.Service):
@@ -207,7 +218,8 @@ class ConductorService(cotyledon.Service):
 
     def run(self):
         self.conductor = Conductor(with_intake=False,
-                                   report_self=self.worker_id == 0)
+                                   report_self=self.worker_id == 0,
+                                   process='worker-%d' % self.worker_id)
         self.conductor.start()
         LOG.info('Conductor worker %(worker)s consuming topic %(topic)s.',
                  {'worker': self.worker_id, 'topic': CONF.conductor.topic})
@@ -231,7 +243,7 @@ class IntakeService(cotyledon.Service):
         # for the CPU, the call workers go first, and the heartbeats wait
         # a little in the queue (they are coalesced anyway).
         os.nice(INTAKE_NICENESS)
-        self.intake = Intake()
+        self.intake = Intake(process='intake-%d' % self.worker_id)
         self.intake.start()
         LOG.info('Heartbeat intake worker %(worker)s taking reports from '
                  '%(topic)s.',

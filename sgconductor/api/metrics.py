@@ -8,6 +8,9 @@ Every scrape asks the conductor once (get_service_stats) and shows:
 - ``sgconductor_services_disabled{binary}``;
 - ``sgconductor_reports_total``: heartbeats and registrations ever
   recorded (``rate()`` of it is the intake rate);
+- ``sgconductor_database_retries_total{host}``: transactions the
+  database refused for a deadlock or a Galera certification conflict and
+  the conductors of that host ran again (db/conflicts.py);
 - ``sgconductor_report_lag_seconds``: how long ago the moment is up to
   which every report was read and written to the database, the moment
   services are judged as of (the heartbeat intake's flush lag); absent
@@ -47,6 +50,14 @@ def families(stats):
         'sgconductor_reports', 'Heartbeats and registrations the '
         'conductor recorded, deleted services included.',
         value=stats['reports'])]
+    if 'database_retries' in stats:   # not from an older conductor
+        retries = core.CounterMetricFamily(
+            'sgconductor_database_retries', 'Transactions the database '
+            'refused for a deadlock or a Galera certification conflict, '
+            'run again, by conductor host.', labels=['host'])
+        for host, count in sorted(stats['database_retries'].items()):
+            retries.add_metric([host], count)
+        found.append(retries)
     if stats['report_lag'] is not None:
         found.append(core.GaugeMetricFamily(
             'sgconductor_report_lag_seconds', 'Seconds since the moment up '

@@ -19,6 +19,7 @@ bounded) and written by a later flush.
 
 import collections
 import datetime
+import math
 import threading
 import time
 
@@ -29,6 +30,9 @@ from sgconductor import exception
 from sgconductor import outage
 from sgconductor import threads
 from sgconductor.conductor import progress as progress_lib
+
+# Seconds between two writes of report_progress by one intake.
+LEGACY_PROGRESS_INTERVAL = 10
 
 # What a coalesced report must repeat exactly; host and binary are the key.
 _Known = collections.namedtuple('_Known', ['id', 'uuid', 'fields'])
@@ -76,6 +80,8 @@ class HeartbeatBuffer:
         self._pending = {}  # service id -> [count, latest]
         self._database = outage.Outage('the database (heartbeat flush)')
         self._flush_lock = threading.Lock()
+        # time.monotonic() when report_progress was last written.
+        self._legacy_written_at = -math.inf
         # time.monotonic() when the flush under way began (None: none).
         self._flushing_since = None
         # Set to flush before the interval is over (and by stop()).
@@ -200,12 +206,7 @@ class HeartbeatBuffer:
         if not batch and row is None:
             self._probe()
             return
-        # Every report was read up to the claim: another intake may still
-        # hold, unflushed, heartbeats it took just before that mark
-        # (report_progress says how far every report was read).
-        read_until = (row.read_until - datetime.timedelta(
-            seconds=self.flush_interval)
-            if row is not None and row.read_until is not None else None)
+        read_until = self._legacy_progress(row)
         heartbeats = {service_id: (count, _to_the_second(latest))
                       for service_id, (count, latest) in batch.items()}
         try:
@@ -220,10 +221,29 @@ class HeartbeatBuffer:
             self._keep(batch)
             raise
         self._database.succeeded()
+        if read_until is not None:
+            self._legacy_written_at = time.monotonic()
         if row is not None:
             self.progress.written(row)
         if gone:
             self._forget_ids(gone)
+
+    def _legacy_progress(self, row):
+        """What this flush writes to report_progress, or None: how far
+        every report was read, for conductors of earlier releases, which
+        judge as of it (and for a deployment with no intake row). Every
+        report was read up to the intake's claim, but another intake may
+        still hold, unflushed, heartbeats it took just before that mark:
+        less a flush interval. At most every LEGACY_PROGRESS_INTERVAL s:
+        every intake writes that one row, and intakes writing through
+        several Galera nodes would refuse each other's flushes over it
+        (doc/ha.rst)."""
+        if (row is None or row.read_until is None
+                or time.monotonic() - self._legacy_written_at
+                < LEGACY_PROGRESS_INTERVAL):
+            return None
+        return row.read_until - datetime.timedelta(
+            seconds=self.flush_interval)
 
     def _probe(self):
         """Find out whether the database is (still) there when there is

@@ -25,6 +25,7 @@ from sgconductor.conductor import reports
 from sgconductor.conductor import statewatch
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
+from sgconductor.db import conflicts
 from sgconductor.servicegroup import api as servicegroup_api
 
 CONF = cfg.CONF
@@ -378,7 +379,9 @@ class ConductorManager:
         and state, and of disabled ones, judged as listings are; the
         reports ever recorded; and how many seconds ago the moment is up
         to which every report was read and written (None if no intake
-        said yet)."""
+        said yet); and, per conductor host, the transactions run again
+        after a deadlock or a Galera certification conflict (a key
+        conductors of earlier releases do not send)."""
         services, states, read_until = self._judged()
         counts = {}
         for service, state in zip(services, states, strict=True):
@@ -391,7 +394,9 @@ class ConductorManager:
             lag = max(0.0, (timeutils.utcnow() - read_until).total_seconds())
         return {'binaries': counts,
                 'reports': self.dbapi.service_count_reports(),
-                'report_lag': lag}
+                'report_lag': lag,
+                'database_retries': self.dbapi.counter_totals(
+                    conflicts.RETRIES)}
 
     def _alive_since(self):
         """When a service must have last reported to count for the

@@ -46,7 +46,7 @@ def test_db_sync_reaches_head_and_matches_models(unsynced_deployment):
     try:
         tables = set(sa.inspect(engine).get_table_names())
         assert tables == {'alembic_version', 'services', 'report_progress',
-                          'report_intakes'}
+                          'report_intakes', 'conductor_counters'}
         # A second sync is a no-op.
         assert head in deployment.db_sync()
         assert _alembic_versions(engine) == [head]

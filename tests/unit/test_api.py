@@ -17,6 +17,7 @@ from sgconductor import exception
 from sgconductor.api import app as api_app
 from sgconductor.api import microversion
 from sgconductor.conductor import rpcapi as conductor_rpcapi
+from sgconductor.db import conflicts
 from tests.inprocess import last_seen
 from tests.inprocess import report
 from tests.inprocess import stored
@@ -616,6 +617,19 @@ def test_metrics_show_the_report_lag_once_an_intake_said(cloud):
             ('sgconductor_report_lag_seconds', ()))
     wait_for(lambda: lag() is not None)
     assert 0 <= lag() < 30
+
+
+def test_metrics_count_the_conflicts_retried_by_host(cloud, db):
+    """Written down by each conductor process (conductor/counters.py),
+    summed per host."""
+    for host, process, count in (('ctl1', 'intake-0', 3),
+                                 ('ctl1', 'worker-0', 2),
+                                 ('ctl2', 'worker-1', 4)):
+        db.counter_add(host, process, conflicts.RETRIES, count)
+    got = _samples(request(cloud, 'GET', '/metrics'))
+    assert {labels: value for (name, labels), value in got.items()
+            if name == 'sgconductor_database_retries_total'} == {
+        (('host', 'ctl1'),): 5, (('host', 'ctl2'),): 4}
 
 
 def test_metrics_are_for_readers(guarded, rows):

@@ -53,6 +53,7 @@ def writer(db):
     writer = reports_lib.ReportWriter(
         db_api.get_instance(), progress=progress.IntakeProgress('unit'))
     writer.heartbeats.flush_interval = 3600
+    writer.heartbeats.progress.wake = lambda: None   # tests flush
     writer.start()
     yield writer
     writer.stop()

@@ -116,6 +116,7 @@ def intake_buffer(db):
     buffer = heartbeats.HeartbeatBuffer(
         db_api.get_instance(), flush_interval=3600,
         progress=progress.IntakeProgress('unit'))
+    buffer.progress.wake = lambda: None   # tests flush
     buffer.start()
     yield buffer
     buffer.stop()

@@ -18,6 +18,7 @@ from oslo_utils import uuidutils
 
 from sgconductor import exception
 from sgconductor.db import api as db_api
+from sgconductor.db import conflicts
 from sgconductor.db.sqlalchemy import models
 
 _LOCK = threading.Lock()
@@ -161,15 +162,24 @@ def service_upsert(values, now, uuid=None):
     return service_upsert_many([(values, uuid)], now)[0]
 
 
-# Not retried on a lost connection: a database that is away fails at once
-# (a registration is retried by its reporter, a report kept for the next
-# flush: see conductor/deferred.py), instead of holding the caller for
-# seconds and then logging oslo.db's traceback.
+def _retried_on_conflict(duplicates=False):
+    """Run a transaction again when the database refused it for a
+    deadlock or a Galera certification conflict (or, with
+    ``duplicates``, two first inserts of one row): it wrote nothing.
+    Counted and logged at a bounded rate (db/conflicts.py).
+
+    Not on a lost connection: a database that is away fails at once (a
+    registration is retried by its reporter, a report kept for the next
+    flush: see conductor/deferred.py), instead of holding the caller for
+    seconds and then logging oslo.db's traceback."""
+    return oslo_db_api.wrap_db_retry(
+        max_retries=5, retry_interval=0.1, inc_retry_interval=True,
+        exception_checker=lambda exc: conflicts.CONFLICTS.retried(
+            exc, duplicates=duplicates))
+
+
 @_translate_db_errors
-@oslo_db_api.wrap_db_retry(
-    max_retries=5, retry_interval=0.1, inc_retry_interval=True,
-    retry_on_deadlock=True,
-    exception_checker=lambda exc: isinstance(exc, db_exc.DBDuplicateEntry))
+@_retried_on_conflict(duplicates=True)
 def service_upsert_many(reports, now):
     """Record that services reported at ``now`` (the conductor's clock),
     all in one transaction.
@@ -290,8 +300,7 @@ def _latest(column, seen):
 
 
 @_translate_db_errors
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_interval=0.1,
-                           inc_retry_interval=True, retry_on_deadlock=True)
+@_retried_on_conflict()
 def service_record_heartbeats(heartbeats, read_until=None, intake=None,
                               now=None, dropout=None):
     """Apply many heartbeats of known services in one transaction, and
@@ -383,14 +392,16 @@ def _judged_as_of(session, now, dropout, but=None):
     that has claimed nothing yet (read_until NULL: it became one before
     any intake had read anything) holds nothing back."""
     intakes = models.ReportIntake.__table__
-    holders = sa.select(sa.func.min(intakes.c.read_until)).where(
-        intakes.c.holding == sa.true(),
-        intakes.c.seen_at >= now - datetime.timedelta(seconds=dropout))
-    if but is not None:
-        holders = holders.where(intakes.c.id != but)
-    oldest = session.execute(holders).scalar()
+    others = intakes.c.id != but if but is not None else sa.true()
+    fresh = intakes.c.seen_at >= now - datetime.timedelta(seconds=dropout)
+    oldest, latest = session.execute(sa.select(
+        sa.func.min(sa.case((sa.and_(intakes.c.holding == sa.true(),
+                                     fresh), intakes.c.read_until))),
+        sa.func.max(intakes.c.read_until)).where(others)).one()
     if oldest is not None:
         return oldest
+    if latest is not None:
+        return latest
     return session.execute(
         sa.select(models.ReportProgress.read_until)).scalar()
 
@@ -399,8 +410,10 @@ def _judged_as_of(session, now, dropout, but=None):
 def reports_judged_as_of(now, dropout):
     """The moment services are judged as of: the oldest ``read_until`` of
     the intakes that may hold heartbeats not yet written and wrote their
-    row within ``dropout`` seconds before ``now`` (conductor/progress.py),
-    or, without one, the moment up to which every report was read
+    row within ``dropout`` seconds before ``now`` (conductor/progress.py);
+    without one, the latest any intake claimed (none holds anything, or
+    none can any more), or, without any intake row (intakes of an earlier
+    release), the moment up to which every report was read
     (reports_read_until); None if no intake has said yet."""
     with _reader() as session:
         return _judged_as_of(session, now, dropout)
@@ -472,6 +485,7 @@ def _get_live_for_update(session, key):
 
 
 @_translate_db_errors
+@_retried_on_conflict()
 def service_update(key, values):
     """Write ``values`` to the live service ``key`` names (see
     _get_live_for_update); return it."""
@@ -483,6 +497,7 @@ def service_update(key, values):
 
 
 @_translate_db_errors
+@_retried_on_conflict()
 def service_destroy(key, now):
     """Soft-delete the live service ``key`` names; return it."""
     with _writer() as session:
@@ -494,6 +509,7 @@ def service_destroy(key, now):
 
 
 @_translate_db_errors
+@_retried_on_conflict()
 def service_destroy_silent(ids, silent_since, now):
     """Soft-delete those of ``ids`` that are live and last reported at or
     before ``silent_since`` (one that reported since it was chosen
@@ -529,6 +545,7 @@ def service_count_reports():
 
 
 @_translate_db_errors
+@_retried_on_conflict()
 def service_set_notified_states(changes):
     """Compare and set ``notified_state``: for each ``(id, old, new)``,
     write ``new`` to the live service ``id`` if its notified_state is
@@ -559,6 +576,29 @@ def service_set_notified_states(changes):
                 written.extend((row, old or None) for row in session.execute(
                     sa.select(service).where(service.c.id.in_(found))))
     return written
+
+
+@_translate_db_errors
+@_retried_on_conflict()
+def counter_add(host, process, name, count):
+    """Add ``count`` to the counter ``name`` of one conductor process
+    (``process`` on ``host``), created at 0 if new."""
+    counters = models.ConductorCounter.__table__
+    key = dict(host=host, process=process, name=name)
+    with _writer() as session:
+        if not session.execute(counters.update().filter_by(**key).values(
+                value=counters.c.value + count)).rowcount:
+            session.execute(counters.insert().values(value=count, **key))
+
+
+@_translate_db_errors
+def counter_totals(name):
+    """{host: the sum of counter ``name`` over its processes}."""
+    counters = models.ConductorCounter.__table__
+    with _reader() as session:
+        return dict(session.execute(
+            sa.select(counters.c.host, sa.func.sum(counters.c.value))
+            .where(counters.c.name == name).group_by(counters.c.host)).all())
 
 
 @functools.lru_cache(maxsize=256)

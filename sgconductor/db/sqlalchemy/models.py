@@ -6,6 +6,7 @@ deleted rows for the same host and binary are kept for history.
 """
 
 from oslo_db.sqlalchemy import models
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import Column
 from sqlalchemy import DateTime
@@ -99,3 +100,21 @@ class ReportIntake(Base):
     holding = Column(Boolean, nullable=False, default=False)
     read_until = Column(DateTime, nullable=True)
     seen_at = Column(DateTime, nullable=False)
+
+
+class ConductorCounter(Base):
+    """What a conductor process counts, cumulative, for /metrics (each
+    process writes only its own rows): for now ``database_retries``,
+    transactions run again after a deadlock or a Galera certification
+    conflict (db/conflicts.py)."""
+
+    __tablename__ = 'conductor_counters'
+    __table_args__ = ({'mysql_engine': 'InnoDB',
+                       'mysql_charset': 'utf8mb4'},)
+
+    host = Column(String(255), primary_key=True)
+    # Which process of the host: its kind and worker number
+    # (service.py).
+    process = Column(String(64), primary_key=True)
+    name = Column(String(64), primary_key=True)
+    value = Column(BigInteger, nullable=False, default=0)
