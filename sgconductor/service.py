@@ -127,7 +127,7 @@ class Conductor:
             transport)
         versions_topic = rpcapi.versions_topic(topic)
         self.version_server = versionserver.VersionServer(
-            self.manager, versions_topic, manager.RPC_API_VERSION,
+            self.manager, versions_topic,
             gate=gate.Gate('version server', versions_topic, writable))
         # A reporter registers before it casts its first report, which
         # would be dropped unless the reports queue were declared: the
@@ -135,7 +135,7 @@ class Conductor:
         # process having started first.
         registrations_topic = rpcapi.registrations_topic(topic)
         self.registration_server = registrationserver.RegistrationServer(
-            self.manager, registrations_topic, manager.RPC_API_VERSION,
+            self.manager, registrations_topic,
             declare=[_reports_topic()],
             gate=gate.Gate('registration server', registrations_topic,
                            writable))

@@ -8,9 +8,12 @@ Every scrape asks the conductor once (get_service_stats) and shows:
 - ``sgconductor_services_disabled{binary}``;
 - ``sgconductor_reports_total``: heartbeats and registrations ever
   recorded (``rate()`` of it is the intake rate);
-- ``sgconductor_database_retries_total{host}``: transactions the
-  database refused for a deadlock or a Galera certification conflict and
-  the conductors of that host ran again (db/conflicts.py);
+- the counts of the conductors' tallies (sgconductor/tally.py), by
+  conductor host and reason: ``sgconductor_database_retries_total``,
+  transactions the database refused for a deadlock or a Galera
+  certification conflict and that were run again (db/conflicts.py), and
+  ``sgconductor_rejected_messages_total``, messages and reports the
+  conductor dropped or refused (conductor/rejected.py);
 - ``sgconductor_report_lag_seconds``: how long ago the moment is up to
   which every report was read and written to the database, the moment
   services are judged as of (the heartbeat intake's flush lag); absent
@@ -32,6 +35,14 @@ from sgconductor.api import policy
 
 LOG = logging.getLogger(__name__)
 
+# The help of each tally's counter (sgconductor/tally.py).
+COUNTER_HELP = {
+    'database_retries': 'Transactions the database refused for a deadlock '
+    'or a Galera certification conflict, run again, by conductor host.',
+    'rejected_messages': 'Messages and reports the conductor dropped or '
+    'refused, by conductor host and reason.',
+}
+
 
 def families(stats):
     """Prometheus metric families of a get_service_stats answer."""
@@ -50,14 +61,14 @@ def families(stats):
         'sgconductor_reports', 'Heartbeats and registrations the '
         'conductor recorded, deleted services included.',
         value=stats['reports'])]
-    if 'database_retries' in stats:   # not from an older conductor
-        retries = core.CounterMetricFamily(
-            'sgconductor_database_retries', 'Transactions the database '
-            'refused for a deadlock or a Galera certification conflict, '
-            'run again, by conductor host.', labels=['host'])
-        for host, count in sorted(stats['database_retries'].items()):
-            retries.add_metric([host], count)
-        found.append(retries)
+    for name, by_host in sorted(stats.get('counters', {}).items()):
+        counter = core.CounterMetricFamily(
+            'sgconductor_' + name, COUNTER_HELP.get(name, name),
+            labels=['host', 'reason'])
+        for host, by_reason in sorted(by_host.items()):
+            for reason, count in sorted(by_reason.items()):
+                counter.add_metric([host, reason], count)
+        found.append(counter)
     if stats['report_lag'] is not None:
         found.append(core.GaugeMetricFamily(
             'sgconductor_report_lag_seconds', 'Seconds since the moment up '

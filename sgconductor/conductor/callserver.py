@@ -11,23 +11,27 @@ waiting there in one batch, acknowledges them, reads each
 publishes each reply as oslo.messaging's server would. Clients are
 ordinary oslo.messaging RPC clients.
 
-A message that is not such a call is logged and dropped; one that is a
-call, but a bad one, gets its exception back. A call server that cannot
-reach the broker reconnects by itself (``brokerloop``); one whose process
-cannot write to the database lets go of its queue while another process
-takes from it (``gate``).
+Any other message (a cast, another method, a namespace, a version or
+arguments the fast path does not take) is handled by oslo.messaging's
+own dispatcher over the same endpoint (``dispatch.py``): a call gets
+what a stock RPC server would answer, a cast is run and answers nothing.
+What cannot be read as an oslo.messaging message is dropped. Both are
+counted and logged at a bounded rate (``rejected.py``). A call server
+that cannot reach the broker reconnects by itself (``brokerloop``); one
+whose process cannot write to the database lets go of its queue while
+another process takes from it (``gate``).
 """
 
 import collections
 
-import kombu
 from oslo_log import log as logging
 
-from sgconductor import exception
 from sgconductor import rpc
 from sgconductor.conductor import brokerloop
 from sgconductor.conductor import deliveries
+from sgconductor.conductor import dispatch
 from sgconductor.conductor import envelope
+from sgconductor.conductor import rejected
 
 LOG = logging.getLogger(__name__)
 
@@ -37,28 +41,35 @@ POLL_INTERVAL = 0.2
 
 
 class CallServer:
-    """Answers the calls of ``METHODS`` waiting on ``topic``'s queue, at
-    most ``PREFETCH`` at once."""
+    """Answers the calls of ``METHODS`` of ``manager`` (the endpoint of
+    the conductor topic) waiting on ``topic``'s queue, at most
+    ``PREFETCH`` at once."""
 
     NAME = 'call server'
     METHODS = ()
     PREFETCH = 10
 
-    def __init__(self, manager, topic, api_version, declare=(),
-                 gate=None):
+    def __init__(self, manager, topic, declare=(), gate=None):
         """``declare``: topics whose queues are declared as well, each
         time the server connects to a broker. ``gate``: a ``gate.Gate``
         that says when not to take calls (None: always take them)."""
         self.manager = manager
+        self.endpoint = dispatch.Endpoint(manager, self.METHODS, topic)
         self.topic = topic
-        self.api_version = api_version
         self.declare = declare
         self.gate = gate
-        # answered, failed (answered with an exception), poison
+        # answered, failed (answered with an exception), poison,
+        # dispatched (dispatch.py)
         self.counts = collections.Counter()
         self._loop = brokerloop.BrokerLoop(
             self.NAME, self._open, self._serve,
             gate=gate and (lambda: gate.may_consume(consuming=False)))
+
+    def usual(self, call):
+        """True if ``answer`` takes ``call``, one of METHODS with a dict
+        of arguments (``dispatch.Endpoint.usual``): the arguments the
+        method takes, for one."""
+        return True
 
     def answer(self, calls):
         """The reply body of each of ``calls`` (oslo.messaging messages,
@@ -96,10 +107,10 @@ class CallServer:
             rpc.topic_queue(topic)(channel).declare()
         receiver = deliveries.KombuReceiver(
             connection, rpc.topic_queue(self.topic), self.PREFETCH)
-        return connection, receiver, kombu.Producer(connection.channel())
+        return connection, receiver, connection.channel()
 
     def _serve(self, opened):
-        connection, receiver, producer = opened
+        connection, receiver, channel = opened
         while not self._loop.stopping.is_set():
             if self.gate and not self.gate.may_consume(consuming=True):
                 return  # the connection goes, and what it prefetched
@@ -113,25 +124,26 @@ class CallServer:
             calls = []
             for delivery in batch:
                 try:
-                    call = self._read(producer, delivery)
+                    call = self._read(channel, delivery)
                 except brokerloop.lost_errors(connection):
                     raise
                 except Exception:
+                    # A bug: it costs this message, not the batch.
                     LOG.exception('Dropped a message from queue %s that '
-                                  'could not be read.', self.topic)
+                                  'could not be handled.', self.topic)
                     self.counts['poison'] += 1
                     continue
                 if call is not None:
                     calls.append(call)
             if calls:
-                self._reply_all(connection, producer, calls)
+                self._reply_all(connection, channel, calls)
             connection.heartbeat_check()
 
-    def _reply_all(self, connection, producer, calls):
+    def _reply_all(self, connection, channel, calls):
         answered = 0
         try:
             for body in self.answer(calls):
-                _publish(producer, calls[answered]['_reply_q'], body)
+                envelope.publish(channel, calls[answered]['_reply_q'], body)
                 answered += 1
         except brokerloop.lost_errors(connection):
             raise
@@ -141,49 +153,26 @@ class CallServer:
             LOG.exception('Could not answer %d calls from queue %s.',
                           len(calls) - answered, self.topic)
             for call in calls[answered:]:
-                _publish(producer, call['_reply_q'],
-                         self.replied(call, failure=exc))
+                envelope.publish(channel, call['_reply_q'],
+                                 self.replied(call, failure=exc))
 
-    def _read(self, producer, delivery):
-        """The call a delivery holds, or None if it was dropped (and, if
-        it was a call, its caller told why)."""
+    def _read(self, channel, delivery):
+        """The call a delivery holds if ``answer`` takes it, or None: it
+        was dropped, or handled here as a stock server would (and, if a
+        call, answered)."""
         try:
-            call = envelope.unpack(delivery.body, delivery.headers,
-                                   self.api_version, self.METHODS)
+            message = envelope.read(delivery.body, delivery.headers)
         except envelope.Poison as exc:
-            envelope.drop(self.counts, self.topic, exc)
-            call, failure = exc.call or {}, exception.Invalid(
-                reason=str(exc))
-        else:
-            failure = None
-        reply_q, msg_id = call.get('_reply_q'), call.get('_msg_id')
-        if not (_is_name(reply_q) and _is_name(msg_id)):
-            if failure is None:
-                envelope.drop(self.counts, self.topic,
-                              '%s without a usable reply queue and id'
-                              % call['method'])
+            self.counts['poison'] += 1
+            rejected.dropped(self.topic, exc.reason, exc)
             return None
-        if failure is not None:
-            _publish(producer, reply_q,
-                     envelope.reply(msg_id, failure=failure))
-            return None
-        return call
-
-
-def _publish(producer, reply_q, body):
-    """Publish through the producer's channel, without kombu's Producer
-    (declarations, serializers, compression: none of which a reply needs),
-    which cost as much again as the publish itself."""
-    channel = producer.channel
-    channel.basic_publish(
-        channel.prepare_message(body, content_type='application/json',
-                                content_encoding='utf-8',
-                                properties={'delivery_mode': 1}),
-        exchange='', routing_key=reply_q)
-
-
-def _is_name(value):
-    """True for what a reply queue's name or a call's id can be (an AMQP
-    short string); a cast has neither."""
-    return (isinstance(value, str)
-            and 0 < len(value.encode('utf-8', 'surrogatepass')) <= 255)
+        reply_q = dispatch.reply_to(message)
+        if reply_q and self.endpoint.usual(message) and self.usual(message):
+            return message
+        self.counts['dispatched'] += 1
+        result, failure = self.endpoint.handle(message,
+                                               answered=bool(reply_q))
+        if reply_q:
+            envelope.publish(channel, reply_q, self.replied(
+                message, result=result, failure=failure))
+        return None

@@ -5,16 +5,16 @@
 reaches it through the database: each process adds what it counted
 since its last write to its own rows of ``conductor_counters`` every
 WRITE_INTERVAL seconds (so no two processes ever write one row, and no
-Galera node conflicts with another over it). For now: transactions run
-again after a deadlock or a Galera certification conflict
-(``db/conflicts.py``).
+Galera node conflicts with another over it): the counts of every tally
+of the process (``sgconductor/tally.py``), whose summary lines are
+logged from here when due as well.
 """
 
 from oslo_log import log as logging
 
 from sgconductor import exception
+from sgconductor import tally
 from sgconductor import threads
-from sgconductor.db import conflicts
 
 LOG = logging.getLogger(__name__)
 
@@ -49,12 +49,18 @@ class CounterWriter:
     def write(self):
         """Add what was counted since the last write; kept for the next
         one if the database is away."""
-        count = conflicts.CONFLICTS.take()
-        if not count:
+        taken = {}
+        for counted in tally.TALLIES:
+            counted.summarise_if_due()
+            taken[counted] = counted.take()
+        counts = {(counted.name, reason): count
+                  for counted, by_reason in taken.items()
+                  for reason, count in by_reason.items()}
+        if not counts:
             return
         try:
-            self.dbapi.counter_add(self.host, self.process,
-                                   conflicts.RETRIES, count)
+            self.dbapi.counter_add(self.host, self.process, counts)
         except Exception:
-            conflicts.CONFLICTS.give_back(count)
+            for counted, by_reason in taken.items():
+                counted.give_back(by_reason)
             raise

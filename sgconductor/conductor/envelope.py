@@ -17,36 +17,21 @@ import uuid
 
 import orjson
 from kombu import compression
-from oslo_log import log as logging
 
 from sgconductor.conductor import deliveries
-
-LOG = logging.getLogger(__name__)
 
 # The envelope version oslo.messaging has written since 2013.
 ENVELOPE_VERSION = '2.0'
 
 
 class Poison(Exception):
-    """A message this conductor cannot handle; the text says why.
+    """A message that cannot be read as an oslo.messaging message (or,
+    from ``unpack``, is not one its reader takes); the text says why,
+    ``reason`` is a slug of it (conductor/rejected.py)."""
 
-    ``call``: the oslo.messaging message (a dict), if the envelope could
-    be read: a caller waiting for an answer can then be told why.
-    """
-
-    def __init__(self, reason, call=None):
-        super().__init__(reason)
-        self.call = call
-
-
-def drop(counts, topic, reason):
-    """Count (as ``counts['poison']``) and log a message taken off
-    ``topic`` that is dropped for ``reason``."""
-    counts['poison'] += 1
-    LOG.warning('Dropped a message from queue %(topic)s: %(reason)s '
-                '(%(count)d dropped so far).',
-                {'topic': topic, 'reason': reason,
-                 'count': counts['poison']})
+    def __init__(self, reason, why):
+        super().__init__(why)
+        self.reason = reason
 
 
 def version_is_compatible(served, sent):
@@ -61,40 +46,52 @@ def version_is_compatible(served, sent):
         return False
 
 
-def unpack(body, headers, api_version, methods):
-    """The oslo.messaging message (a dict) a delivery carries.
+def read(body, headers):
+    """The oslo.messaging message (a dict) a delivery carries, whatever
+    its method, version and arguments.
 
-    ``body`` is None for a delivery too large to read. Raises Poison for
-    anything but a message of one of ``methods``, of a version
-    ``api_version`` serves, with a dict of arguments.
+    ``body`` is None for a delivery too large to read (raises Poison, as
+    for anything that is not an oslo.messaging envelope).
     """
     if body is None:
-        raise Poison('larger than %d bytes' % deliveries.MAX_BODY)
+        raise Poison('too_large', 'larger than %d bytes'
+                     % deliveries.MAX_BODY)
     codec = headers.get('compression')
     try:
         if codec:
             body = compression.decompress(body, codec)
         wrapped = orjson.loads(body)
     except Exception as exc:
-        raise Poison('not JSON (%s)' % type(exc).__name__)
+        raise Poison('not_json', 'not JSON (%s)' % type(exc).__name__)
     try:
         version = wrapped['oslo.version']
         message = _loads_message(wrapped['oslo.message'])
     except (TypeError, KeyError, ValueError):
-        raise Poison('not an oslo.messaging message')
+        raise Poison('not_oslo_message', 'not an oslo.messaging message')
     if str(version).split('.')[0] != ENVELOPE_VERSION.split('.')[0]:
-        raise Poison('oslo.messaging envelope %r is not supported' % version)
+        raise Poison('envelope_version', 'oslo.messaging envelope %r is '
+                     'not supported' % (version,))
     if not isinstance(message, dict):
-        raise Poison('not an oslo.messaging message')
+        raise Poison('not_oslo_message', 'not an oslo.messaging message')
+    return message
+
+
+def unpack(body, headers, api_version, methods):
+    """``read``, for a reader of ``methods`` of version ``api_version``
+    (a message without one is 1.0) with a dict of arguments: the API's
+    version announcements, with no caller to answer. Raises Poison for
+    anything else."""
+    message = read(body, headers)
     method = message.get('method')
     if method not in methods:
-        raise Poison('method %r is not served on this topic' % (method,),
-                     message)
-    if not version_is_compatible(api_version, message.get('version')):
-        raise Poison('RPC API version %r is not compatible with %s'
-                     % (message.get('version'), api_version), message)
+        raise Poison('NoSuchMethod', 'method %r is not served on this '
+                     'topic' % (method,))
+    version = message.get('version', '1.0')
+    if not version_is_compatible(api_version, version):
+        raise Poison('UnsupportedVersion', 'RPC API version %r is not '
+                     'compatible with %s' % (version, api_version))
     if not isinstance(message.get('args'), dict):
-        raise Poison('its arguments are not a dict', message)
+        raise Poison('TypeError', 'its arguments are not a dict')
     return message
 
 
@@ -119,6 +116,17 @@ def reply(msg_id, result=None, failure=None):
                '_unique_id': uuid.uuid4().hex}
     return orjson.dumps({'oslo.version': ENVELOPE_VERSION,
                          'oslo.message': orjson.dumps(message).decode()})
+
+
+def publish(channel, reply_q, body):
+    """Publish a reply on ``channel``, without kombu's Producer
+    (declarations, serializers, compression: none of which a reply
+    needs), which costs as much again as the publish itself."""
+    channel.basic_publish(
+        channel.prepare_message(body, content_type='application/json',
+                                content_encoding='utf-8',
+                                properties={'delivery_mode': 1}),
+        exchange='', routing_key=reply_q)
 
 
 def _failure(exc):

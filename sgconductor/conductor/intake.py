@@ -28,16 +28,21 @@ reports as long as another process takes them (``gate.py``): what it did
 not acknowledge goes back to the queue, what it took is written once the
 database is back.
 
-A message that is not a report_state cast this conductor can read (not
-JSON, not an oslo.messaging envelope, another method, an incompatible
-version, too large) is poison: logged, counted, acknowledged and dropped,
-so it can never be delivered again and again. Messages delivered again
+Any other oslo.messaging message (a call, another method, a namespace,
+a version the intake does not take) is handled by oslo.messaging's own
+dispatcher over ``ReportsEndpoint`` (``dispatch.py``): what a stock RPC
+server of the reports topic would do, a call answered over a connection
+of its own. What cannot be read as an oslo.messaging message (not JSON,
+not an envelope, too large) is poison: acknowledged and dropped, so it
+can never be delivered again and again. Both are counted and logged at
+a bounded rate (``rejected.py``). Messages delivered again
 after a lost connection whose batch this conductor already handled are
 recognised by oslo.messaging's ``_unique_id`` and not counted twice.
 """
 
 import collections
 
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -46,8 +51,10 @@ from sgconductor import outage
 from sgconductor import rpc
 from sgconductor.conductor import brokerloop
 from sgconductor.conductor import deliveries as deliveries_lib
+from sgconductor.conductor import dispatch
 from sgconductor.conductor import envelope
 from sgconductor.conductor import marks as marks_lib
+from sgconductor.conductor import rejected
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -62,6 +69,20 @@ REPORT_METHODS = ('report_state',)
 HOLDING_TIMEOUT = 10
 
 
+class ReportsEndpoint:
+    """What the reports topic serves, as a stock RPC server of it would:
+    report_state, as the conductor topic serves it
+    (``ConductorManager.report_state``)."""
+
+    def __init__(self, take_reports, api_version):
+        self.target = messaging.Target(version=api_version)
+        self._take_reports = take_reports
+
+    @messaging.expose
+    def report_state(self, context, **report):
+        self._take_reports([report])
+
+
 class ReportIntake:
     """Consumes one topic's queue on a thread and feeds the reports it
     carries to ``take_reports(reports)`` in batches."""
@@ -74,18 +95,24 @@ class ReportIntake:
         consuming. ``gate``: a ``gate.Gate`` that says when not to
         consume (None: always consume)."""
         self.take_reports = take_reports
+        self.endpoint = dispatch.Endpoint(
+            ReportsEndpoint(take_reports, api_version), REPORT_METHODS,
+            topic)
         self.progress = progress
         self.topic = topic
-        self.api_version = api_version
         self.prefetch = prefetch
         self.gate = gate
-        # received, poison, refused (by take_reports), duplicates
+        # received, poison, dispatched (dispatch.py), refused (by
+        # take_reports), duplicates
         self.counts = collections.Counter()
         # Unique ids of messages handled whose acknowledgement was lost
         # with the connection: kept until their redelivery is over.
         self._unacked = set()
         self._marker = marks_lib.Marker(topic, progress.suspend,
                                         progress.hold)
+        # The connection the intake consumes on (replies go out on a
+        # clone of it).
+        self._broker = None
         self._holding = outage.Outage('the database (to take reports '
                                       'from %s)' % topic)
         self._loop = brokerloop.BrokerLoop(
@@ -115,6 +142,7 @@ class ReportIntake:
                                  'reports within %d s' % HOLDING_TIMEOUT)
             raise brokerloop.NotReady()
         self._holding.succeeded()
+        self._broker = connection
         try:
             self._marker.follow(connection)
             return deliveries_lib.open_receiver(
@@ -154,22 +182,26 @@ class ReportIntake:
         reports = []
         handled = set()
         marks = []
+        replies = []
         for delivery in batch:
             if marks_lib.MARK_HEADER in delivery.headers:
                 marks.append(delivery.headers[marks_lib.MARK_HEADER])
                 continue
             try:
-                message = envelope.unpack(delivery.body, delivery.headers,
-                                          self.api_version, REPORT_METHODS)
+                message = envelope.read(delivery.body, delivery.headers)
             except envelope.Poison as exc:
-                envelope.drop(self.counts, self.topic, exc)
+                self.counts['poison'] += 1
+                rejected.dropped(self.topic, exc.reason, exc)
                 continue
             unique_id = message.get('_unique_id')
             if delivery.redelivered and unique_id in self._unacked:
                 self.counts['duplicates'] += 1
                 continue
             handled.add(unique_id)
-            reports.append(message['args'])
+            if '_msg_id' in message or not self.endpoint.usual(message):
+                replies.extend(self._dispatch(message))
+            else:
+                reports.append(message.get('args', {}))
         try:
             self.counts['refused'] += self.take_reports(reports)
         except Exception:
@@ -180,7 +212,37 @@ class ReportIntake:
         self.counts['received'] += len(batch) - len(marks)
         if marks:
             self._read_marks(marks)
+        if replies:
+            self._reply(replies)
         return handled
+
+    def _dispatch(self, message):
+        """Handle an unusual message as a stock server would; the reply
+        to send (``(reply_q, body)``), if it is a call."""
+        self.counts['dispatched'] += 1
+        reply_q = dispatch.reply_to(message)
+        result, failure = self.endpoint.handle(message,
+                                               answered=bool(reply_q))
+        if not reply_q:
+            return []
+        return [(reply_q, envelope.reply(message['_msg_id'], result=result,
+                                         failure=failure))]
+
+    def _reply(self, replies):
+        """Answer the calls of a batch, over a connection of their own
+        (the consuming one is read by the frame receiver): no intake
+        waits for replies to calls nobody should send it, so a broker
+        that cannot take them costs their callers a timeout."""
+        try:
+            with self._broker.clone() as connection:
+                connection.ensure_connection(max_retries=0)
+                channel = connection.channel()
+                for reply_q, body in replies:
+                    envelope.publish(channel, reply_q, body)
+        except Exception as exc:
+            for _ in replies:
+                rejected.dropped(self.topic, 'reply_lost',
+                                 'could not answer a call: %s' % exc)
 
     def _read_marks(self, marks):
         """Tell the progress the latest mark (one from the future, or not
@@ -192,7 +254,8 @@ class ReportIntake:
                 moments.append(min(now, timeutils.normalize_time(
                     timeutils.parse_isotime(mark))))
             except (TypeError, ValueError):
-                envelope.drop(self.counts, self.topic,
-                              'a mark that is not a time: %r' % (mark,))
+                self.counts['poison'] += 1
+                rejected.dropped(self.topic, 'bad_mark',
+                                 'a mark that is not a time: %r' % (mark,))
         if moments:
             self.progress.read_up_to(max(moments))

@@ -21,11 +21,11 @@ from sgconductor import notifications
 from sgconductor.conductor import announcer
 from sgconductor.conductor import clocks
 from sgconductor.conductor import progress
+from sgconductor.conductor import rejected
 from sgconductor.conductor import reports
 from sgconductor.conductor import statewatch
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
-from sgconductor.db import conflicts
 from sgconductor.servicegroup import api as servicegroup_api
 
 CONF = cfg.CONF
@@ -77,18 +77,6 @@ def _registration(report):
     values['clock_skew'] = (None if sent_at is None else
                             clocks.skew(values, sent_at))
     return values, uuid
-
-
-def _log_refused(refused):
-    """One line per refused registration, or one for all when more than
-    reports.LOG_EACH were refused together (a herd while the database is
-    away)."""
-    if len(refused) > reports.LOG_EACH:
-        LOG.warning('%(count)d registrations refused, the first: %(first)s',
-                    {'count': len(refused), 'first': refused[0]})
-        return
-    for exc in refused:
-        LOG.warning('Registration refused: %s', exc)
 
 
 def silent_since(read_until, seconds):
@@ -217,7 +205,7 @@ class ConductorManager:
             return self._registered([written])[0]
         # Logged outside the except block: oslo.log would append the
         # exception being handled and repeat the message.
-        LOG.warning('Registration refused: %s', refused)
+        rejected.registration(refused)
         raise refused
 
     def register_services(self, payloads):
@@ -247,8 +235,9 @@ class ConductorManager:
         for (index, _), answer in zip(accepted, self._registered(
                 [result for _, result in accepted]), strict=True):
             results[index] = answer
-        _log_refused([result for result in results
-                      if isinstance(result, exception.SGConductorException)])
+        for result in results:
+            if isinstance(result, exception.SGConductorException):
+                rejected.registration(result)
         return results
 
     @messaging.expose
@@ -379,9 +368,9 @@ class ConductorManager:
         and state, and of disabled ones, judged as listings are; the
         reports ever recorded; and how many seconds ago the moment is up
         to which every report was read and written (None if no intake
-        said yet); and, per conductor host, the transactions run again
-        after a deadlock or a Galera certification conflict (a key
-        conductors of earlier releases do not send)."""
+        said yet); and the counts of every conductor process's tallies
+        (sgconductor/tally.py), as ``{name: {host: {reason: count}}}``
+        (a key conductors of earlier releases do not send)."""
         services, states, read_until = self._judged()
         counts = {}
         for service, state in zip(services, states, strict=True):
@@ -395,8 +384,7 @@ class ConductorManager:
         return {'binaries': counts,
                 'reports': self.dbapi.service_count_reports(),
                 'report_lag': lag,
-                'database_retries': self.dbapi.counter_totals(
-                    conflicts.RETRIES)}
+                'counters': self.dbapi.counter_totals()}
 
     def _alive_since(self):
         """When a service must have last reported to count for the

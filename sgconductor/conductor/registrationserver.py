@@ -12,7 +12,9 @@ So ConductorAPI sends register_service to ``rpcapi.registrations_topic``
 there (``callserver``): the calls waiting are taken up to PREFETCH at
 once, checked one by one, written in one transaction
 (``ConductorManager.register_services``), and answered each with what
-register_service on the conductor topic would have answered.
+register_service on the conductor topic would have answered. Anything
+else gets what oslo.messaging's server would answer (``dispatch.py``):
+a register_service cast, for one, registers its service unanswered.
 """
 
 from sgconductor.conductor import callserver
@@ -30,7 +32,7 @@ class RegistrationServer(callserver.CallServer):
 
     def answer(self, calls):
         results = self.manager.register_services(
-            [call['args'] for call in calls])
+            [call.get('args', {}) for call in calls])
         return [self.replied(call, failure=result)
                 if isinstance(result, Exception) else
                 self.replied(call, result=result)

@@ -21,6 +21,7 @@ from sgconductor import outage
 from sgconductor.conductor import deferred
 from sgconductor.conductor import groupcommit
 from sgconductor.conductor import heartbeats
+from sgconductor.conductor import rejected
 from sgconductor.conductor import validation
 from sgconductor.db import api as db_api
 
@@ -147,8 +148,8 @@ class ReportWriter:
     def take(self, reports):
         """Record report_state payloads; return how many were refused.
 
-        A bad report or an unreachable database costs one log line and
-        that report, never the caller.
+        A bad report or an unreachable database costs that report (counted
+        and logged at a bounded rate: rejected.py), never the caller.
         """
         now = timeutils.utcnow()
         refused = 0
@@ -157,7 +158,7 @@ class ReportWriter:
             try:
                 values, uuid = validation.check_report(report)
             except exception.InvalidReport as exc:
-                LOG.warning('Dropped report: %s', exc)
+                rejected.report(rejected.INVALID_REPORT, exc)
                 refused += 1
                 continue
             if not self.heartbeats.offer(values, uuid, now):
@@ -271,8 +272,10 @@ def _named(values):
 
 
 def _dropped(values, error):
-    """Log a report that is lost; 1, to count it."""
-    LOG.warning('Dropped report: %(error)s (a report of %(binary)s on '
-                '%(host)s)', {'error': error, 'binary': values['binary'],
-                              'host': values['host']})
+    """Count and log (at a bounded rate) a report that is lost; 1, to
+    count it."""
+    reason = (rejected.INVALID_REPORT
+              if isinstance(error, exception.InvalidReport)
+              else rejected.DATABASE)
+    rejected.report(reason, '%s (a report of %s)' % (error, _named(values)))
     return 1

@@ -27,6 +27,7 @@ from sgconductor import rpc
 from sgconductor.conductor import brokerloop
 from sgconductor.conductor import deliveries
 from sgconductor.conductor import envelope
+from sgconductor.conductor import rejected
 from sgconductor.conductor import validation
 
 CONF = cfg.CONF
@@ -171,7 +172,9 @@ class _Announcements:
             binaries = validation.check_binaries(
                 message['args'].get('binaries'), validation.invalid)
         except (envelope.Poison, exception.Invalid) as exc:
-            envelope.drop(self.counts, self.topic, exc)
+            self.counts['poison'] += 1
+            rejected.dropped(self.topic, exc.reason if isinstance(
+                exc, envelope.Poison) else type(exc).__name__, exc)
             return
         self.counts['heard'] += 1
         self.cache.invalidate(binaries)

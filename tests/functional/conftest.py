@@ -44,22 +44,33 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture
-def database(backend, _servers):
+def _fresh_database(backend, servers):
     """URL of a fresh, empty database on ``backend``; dropped afterwards."""
-    server = _servers.get(backend)
+    server = servers.get(backend)
     if server is None:
         try:
             server = databases.Server(backend)
         except databases.Unreachable as exc:
             # Remember the failure: later tests fail fast, just as loudly.
             server = exc
-        _servers[backend] = server
+        servers[backend] = server
     if isinstance(server, databases.Unreachable):
         pytest.fail(str(server), pytrace=False)
     url = server.create_database()
     yield url
     server.drop_database(url)
+
+
+@pytest.fixture
+def database(backend, _servers):
+    """URL of a fresh, empty database on ``backend``; dropped afterwards."""
+    yield from _fresh_database(backend, _servers)
+
+
+@pytest.fixture
+def other_database(backend, _servers):
+    """Another one, on the same server."""
+    yield from _fresh_database(backend, _servers)
 
 
 # Where each backend's server listens unless its URL says.

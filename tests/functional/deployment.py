@@ -293,6 +293,11 @@ class Deployment:
                            sections=sections, wrapper=wrapper,
                            command=command)
 
+    def start_command(self, name, command, sections=None):
+        """Start ``command`` (a list) as ``name`` with the configuration
+        files every process gets."""
+        return self._start(name, None, sections=sections, command=command)
+
     def start_api(self, sections=None):
         """Start sgconductor-api on a free port and wait until it serves
         the version document; returns its /v2.1 endpoint."""

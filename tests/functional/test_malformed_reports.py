@@ -32,7 +32,7 @@ BAD_REPORTS = [
     ('unknown field', 'colour', dict(VALID, host='bad-field', colour='red')),
 ]
 
-WARNING_MARK = ' WARNING sgconductor.conductor.reports '
+WARNING_MARK = ' WARNING sgconductor.conductor.rejected '
 TIMEOUT = 20
 
 
@@ -66,28 +66,35 @@ def test_malformed_reports_are_dropped(deployment, client):
     services = deployment.wait_for_services(
         'the valid report to register', lambda s: VALID['host'] in s,
         TIMEOUT)
-    # The valid report came last, but the conductor dispatches on a
-    # thread pool: wait for every warning too.
-    warnings = deployment.wait_for(
-        '%d warnings' % len(BAD_REPORTS),
-        lambda: (lambda w: w if len(w) >= len(BAD_REPORTS) else None)(
-            _warnings(deployment)), TIMEOUT, interval=0.1)
+    # Counted, and logged at a bounded rate: the first in full.
+    counted = deployment.wait_for(
+        'the refused reports to be counted',
+        lambda: (lambda c: c if c.get('invalid_report') == len(BAD_REPORTS)
+                 else None)(_rejected(client)), TIMEOUT, interval=0.5)
 
     assert conductor.running(), deployment.describe()
     assert set(services) == {VALID['host']}
     assert services[VALID['host']]['version'] == VALID['version']
     assert _rows(deployment) == [(VALID['host'], VALID['binary'],
                                   VALID['version'], 0)]
-
-    assert len(warnings) == len(BAD_REPORTS), '\n'.join(warnings)
-    dropped = [line.split('Dropped report: ', 1)[-1] for line in warnings]
-    unexplained = list(dropped)
-    for what, field, _ in BAD_REPORTS:
-        matches = [d for d in unexplained if ': %s ' % field in d]
-        assert matches, 'no warning names %r (%s):\n%s' % (
-            field, what, '\n'.join(warnings))
-        unexplained.remove(matches[0])
+    assert counted == {'invalid_report': len(BAD_REPORTS)}
+    warnings = _warnings(deployment)
+    assert len(warnings) == 1, '\n'.join(warnings)
+    assert 'Dropped report: ' in warnings[0], warnings[0]
+    assert any(': %s ' % field in warnings[0]
+               for _, field, _ in BAD_REPORTS), warnings[0]
     assert 'Traceback' not in deployment.read_log('conductor')
+
+
+def _rejected(client):
+    """{reason: count} of the messages the conductor host rejected, as
+    /metrics shows them (written down every few seconds)."""
+    stats = client.get_service_stats(conductor_rpcapi.admin_context())
+    counted = {}
+    for by_reason in stats['counters'].get('rejected_messages', {}).values():
+        for reason, count in by_reason.items():
+            counted[reason] = counted.get(reason, 0) + count
+    return counted
 
 
 def _publish_raw(bodies):
@@ -121,6 +128,7 @@ RAW_POISON = [
 
 def test_raw_poison_is_dropped_once_and_the_queue_moves_on(deployment,
                                                            client):
+    """Each of a different reason: each logged once, in full."""
     conductor = deployment.start_conductor()
     ctxt = conductor_rpcapi.admin_context()
     registered = client.register_service(ctxt, VALID)['service']
@@ -134,7 +142,8 @@ def test_raw_poison_is_dropped_once_and_the_queue_moves_on(deployment,
 
     def dropped():
         lines = [line for line in deployment.read_log('conductor')
-                 .splitlines() if 'Dropped a message from queue' in line]
+                 .splitlines() if WARNING_MARK in line
+                 and 'Dropped a ' in line]
         return lines if len(lines) >= len(RAW_POISON) else None
 
     lines = deployment.wait_for('poison warnings', dropped, TIMEOUT)
@@ -146,4 +155,45 @@ def test_raw_poison_is_dropped_once_and_the_queue_moves_on(deployment,
     assert conductor.running(), deployment.describe()
     assert _rows(deployment) == [(VALID['host'], VALID['binary'],
                                   VALID['version'], 0)]
+    assert 'Traceback' not in deployment.read_log('conductor')
+
+
+# Of each kind of garbage, FLOOD of them, with a valid heartbeat every
+# HEARTBEAT_EVERY messages.
+FLOOD = 2500
+HEARTBEAT_EVERY = 100
+
+
+def test_a_flood_of_garbage_writes_a_few_lines_and_loses_nothing(
+        deployment, client):
+    conductor = deployment.start_conductor()
+    ctxt = conductor_rpcapi.admin_context()
+    registered = client.register_service(ctxt, VALID)['service']
+    heartbeat = _envelope('report_state', dict(VALID,
+                                               uuid=registered['uuid']))
+    kinds = [b'\x00 garbage', b'{"not": "an envelope"}',
+             _envelope('no_such_method', {}),
+             _envelope('report_state', dict(VALID, host=42))]
+    bodies = []
+    for number in range(FLOOD * len(kinds)):
+        bodies.append(kinds[number % len(kinds)])
+        if number % HEARTBEAT_EVERY == 0:
+            bodies.append(heartbeat)
+    heartbeats = bodies.count(heartbeat)
+    _publish_raw(bodies)
+
+    deployment.wait_for_services(
+        'every heartbeat among the garbage to be counted',
+        lambda s: s.get(VALID['host'], {}).get('report_count')
+        == 1 + heartbeats, 60)
+    counted = deployment.wait_for(
+        'the garbage to be counted',
+        lambda: (lambda c: c if sum(c.values()) == FLOOD * len(kinds)
+                 else None)(_rejected(client)), TIMEOUT, interval=0.5)
+    assert counted == {'not_json': FLOOD, 'not_oslo_message': FLOOD,
+                       'NoSuchMethod': FLOOD, 'invalid_report': FLOOD}
+    # The first of each reason in full, and a summary a minute at most.
+    warnings = _warnings(deployment)
+    assert len(warnings) <= len(kinds) + 2, '\n'.join(warnings)
+    assert conductor.running(), deployment.describe()
     assert 'Traceback' not in deployment.read_log('conductor')

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sgconductor import exception
 from sgconductor.api import app as api_app
 from sgconductor.api import microversion
+from sgconductor.conductor import rejected
 from sgconductor.conductor import rpcapi as conductor_rpcapi
 from sgconductor.db import conflicts
 from tests.inprocess import last_seen
@@ -619,17 +620,28 @@ def test_metrics_show_the_report_lag_once_an_intake_said(cloud):
     assert 0 <= lag() < 30
 
 
-def test_metrics_count_the_conflicts_retried_by_host(cloud, db):
+def test_metrics_show_the_tallies_by_host_and_reason(cloud, db):
     """Written down by each conductor process (conductor/counters.py),
-    summed per host."""
-    for host, process, count in (('ctl1', 'intake-0', 3),
-                                 ('ctl1', 'worker-0', 2),
-                                 ('ctl2', 'worker-1', 4)):
-        db.counter_add(host, process, conflicts.RETRIES, count)
+    summed per host and reason."""
+    for host, process, name, reason, count in (
+            ('ctl1', 'intake-0', conflicts.RETRIES, conflicts.CONFLICT, 3),
+            ('ctl1', 'worker-0', conflicts.RETRIES, conflicts.CONFLICT, 2),
+            ('ctl2', 'worker-1', conflicts.RETRIES, conflicts.CONFLICT, 4),
+            ('ctl1', 'intake-0', rejected.NAME, 'not_json', 7),
+            ('ctl1', 'intake-1', rejected.NAME, 'not_json', 1),
+            ('ctl1', 'intake-1', rejected.NAME, 'NoSuchMethod', 2)):
+        db.counter_add(host, process, {(name, reason): count})
     got = _samples(request(cloud, 'GET', '/metrics'))
-    assert {labels: value for (name, labels), value in got.items()
-            if name == 'sgconductor_database_retries_total'} == {
-        (('host', 'ctl1'),): 5, (('host', 'ctl2'),): 4}
+
+    def family(wanted):
+        return {labels: value for (name, labels), value in got.items()
+                if name == wanted}
+    assert family('sgconductor_database_retries_total') == {
+        (('host', 'ctl1'), ('reason', 'conflict')): 5,
+        (('host', 'ctl2'), ('reason', 'conflict')): 4}
+    assert family('sgconductor_rejected_messages_total') == {
+        (('host', 'ctl1'), ('reason', 'NoSuchMethod')): 2,
+        (('host', 'ctl1'), ('reason', 'not_json')): 8}
 
 
 def test_metrics_are_for_readers(guarded, rows):

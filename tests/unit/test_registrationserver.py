@@ -80,15 +80,21 @@ def test_a_non_finite_number_is_refused_not_left_unanswered(
     assert conductor.registration_server.counts['poison'] == 0
 
 
-def test_poison_is_dropped_and_registrations_still_answered(
+def test_poison_is_dropped_and_anything_else_handled_as_stock(
         conductor, rpcapi, ctxt, caplog):
-    poison = [b'\xff not json', envelope(method='register_service'),
+    poison = [b'\xff not json',
+              # A cast registers, unanswered, as on a stock server.
+              envelope(method='register_service'),
+              # A call of another method is told there is none.
               envelope(method='service_delete', _msg_id='m1',
                        _reply_q='nobody')]
     publish_raw(poison, conductor_rpcapi.registrations_topic(
         CONF.conductor.topic))
     assert rpcapi.register_service(ctxt, report('cn1'))[
         'outcome'] == 'created'
-    assert conductor.registration_server.counts['poison'] == len(poison)
+    counts = conductor.registration_server.counts
+    assert (counts['poison'], counts['dispatched']) == (1, 2)
     assert 'not JSON' in caplog.text
-    assert [s['host'] for s in rpcapi.service_get_all(ctxt)] == ['cn1']
+    assert "call of 'service_delete'" in caplog.text
+    assert sorted(s['host'] for s in rpcapi.service_get_all(ctxt)) == [
+        'cn1', 'host1']

@@ -174,7 +174,7 @@ def _retried_on_conflict(duplicates=False):
     seconds and then logging oslo.db's traceback."""
     return oslo_db_api.wrap_db_retry(
         max_retries=5, retry_interval=0.1, inc_retry_interval=True,
-        exception_checker=lambda exc: conflicts.CONFLICTS.retried(
+        exception_checker=lambda exc: conflicts.retried(
             exc, duplicates=duplicates))
 
 
@@ -580,25 +580,33 @@ def service_set_notified_states(changes):
 
 @_translate_db_errors
 @_retried_on_conflict()
-def counter_add(host, process, name, count):
-    """Add ``count`` to the counter ``name`` of one conductor process
-    (``process`` on ``host``), created at 0 if new."""
+def counter_add(host, process, counts):
+    """Add to the counters of one conductor process (``process`` on
+    ``host``) ``counts``: {(name, reason): count}, each created at 0 if
+    new."""
     counters = models.ConductorCounter.__table__
-    key = dict(host=host, process=process, name=name)
     with _writer() as session:
-        if not session.execute(counters.update().filter_by(**key).values(
-                value=counters.c.value + count)).rowcount:
-            session.execute(counters.insert().values(value=count, **key))
+        for (name, reason), count in sorted(counts.items()):
+            key = dict(host=host, process=process, name=name, reason=reason)
+            if not session.execute(counters.update().filter_by(**key).values(
+                    value=counters.c.value + count)).rowcount:
+                session.execute(counters.insert().values(value=count, **key))
 
 
 @_translate_db_errors
-def counter_totals(name):
-    """{host: the sum of counter ``name`` over its processes}."""
+def counter_totals():
+    """{name: {host: {reason: the sum over the host's processes}}}."""
     counters = models.ConductorCounter.__table__
+    totals = {}
     with _reader() as session:
-        return dict(session.execute(
-            sa.select(counters.c.host, sa.func.sum(counters.c.value))
-            .where(counters.c.name == name).group_by(counters.c.host)).all())
+        for name, host, reason, value in session.execute(
+                sa.select(counters.c.name, counters.c.host,
+                          counters.c.reason, sa.func.sum(counters.c.value))
+                .group_by(counters.c.name, counters.c.host,
+                          counters.c.reason)):
+            totals.setdefault(name, {}).setdefault(host, {})[reason] = int(
+                value)
+    return totals
 
 
 @functools.lru_cache(maxsize=256)

@@ -104,9 +104,8 @@ class ReportIntake(Base):
 
 class ConductorCounter(Base):
     """What a conductor process counts, cumulative, for /metrics (each
-    process writes only its own rows): for now ``database_retries``,
-    transactions run again after a deadlock or a Galera certification
-    conflict (db/conflicts.py)."""
+    process writes only its own rows): the counts of its tallies
+    (sgconductor/tally.py) by name and reason."""
 
     __tablename__ = 'conductor_counters'
     __table_args__ = ({'mysql_engine': 'InnoDB',
@@ -117,4 +116,5 @@ class ConductorCounter(Base):
     # (service.py).
     process = Column(String(64), primary_key=True)
     name = Column(String(64), primary_key=True)
+    reason = Column(String(64), primary_key=True)
     value = Column(BigInteger, nullable=False, default=0)

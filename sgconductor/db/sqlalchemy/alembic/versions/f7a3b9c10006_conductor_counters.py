@@ -21,6 +21,7 @@ def upgrade():
         sa.Column('host', sa.String(255), primary_key=True),
         sa.Column('process', sa.String(64), primary_key=True),
         sa.Column('name', sa.String(64), primary_key=True),
+        sa.Column('reason', sa.String(64), primary_key=True),
         sa.Column('value', sa.BigInteger(), nullable=False),
         mysql_engine='InnoDB',
         mysql_charset='utf8mb4',
