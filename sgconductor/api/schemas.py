@@ -81,10 +81,17 @@ def body(req, schema):
     """The request's JSON body, checked against ``schema``."""
     if req.content_type and req.content_type not in JSON_TYPES:
         raise faults.Fault(415, 'Unsupported Content-Type')
-    if not req.body:
+    try:
+        raw = req.body
+    except OSError:
+        # The server's read timed out, or the client went away (webob's
+        # DisconnectionError), before Content-Length bytes came.
+        raise faults.Fault(400, 'The request body is shorter than its '
+                                'Content-Length.')
+    if not raw:
         raise faults.Fault(400, 'The request body must be a JSON object.')
     try:
-        document = json.loads(req.body)
+        document = json.loads(raw)
     except (ValueError, RecursionError):
         raise faults.Fault(400, 'Malformed request body')
     return validate(schema, document)

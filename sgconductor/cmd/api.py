@@ -26,6 +26,9 @@ PROG = 'sgconductor-api'
 # Seconds a client may leave a connection silent before it is closed, so
 # that slow or stuck clients cannot hold threads forever.
 CLIENT_TIMEOUT = 60
+# Once the headers are in, seconds the body may stop coming before the
+# request is answered 400 (a body shorter than its Content-Length).
+BODY_TIMEOUT = 5
 
 
 class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
@@ -40,6 +43,12 @@ class _Handler(simple_server.WSGIRequestHandler):
     unprintable a client sent escaped, so it cannot forge log lines."""
 
     timeout = CLIENT_TIMEOUT
+
+    def get_environ(self):
+        # Called once the headers are read, before the application reads
+        # the body.
+        self.connection.settimeout(BODY_TIMEOUT)
+        return super().get_environ()
 
     def log_message(self, format, *args):
         line = format % args

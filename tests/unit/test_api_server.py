@@ -46,12 +46,17 @@ def _get(url, timeout=30):
             time.sleep(0.1)
 
 
-def test_serves_standalone_and_stops_on_sigterm(tmp_path):
+def _serve(tmp_path):
+    """sgconductor-api started on a free port (noauth); and the port."""
     port = _free_port()
-    server = processes.Process('api', [
+    return processes.Process('api', [
         processes.console_script('sgconductor-api'), '--config-file',
         _config(tmp_path, auth_strategy='noauth', port=port)],
-        tmp_path).start()
+        tmp_path).start(), port
+
+
+def test_serves_standalone_and_stops_on_sigterm(tmp_path):
+    server, port = _serve(tmp_path)
     try:
         status, document = _get('http://127.0.0.1:%d/' % port)
         assert status == 200
@@ -114,3 +119,36 @@ def test_wsgi_entry_point_reads_the_named_config(tmp_path):
     assert printed.split() == ['200', 'v2.1']
     # The noauth warning: the named file was read.
     assert 'auth_strategy = noauth' in '\n'.join(log)
+
+
+def test_a_body_shorter_than_its_content_length_gets_a_400(tmp_path):
+    """Within a few seconds, as JSON, and with nothing logged at ERROR,
+    rather than a 500 and a traceback once the connection times out."""
+    server, port = _serve(tmp_path)
+    try:
+        _get('http://127.0.0.1:%d/' % port)
+        with socket.create_connection(('127.0.0.1', port)) as sock:
+            sock.settimeout(30)
+            sock.sendall(b'PUT /v2.1/os-services/1 HTTP/1.1\r\n'
+                         b'Host: 127.0.0.1\r\n'
+                         b'Content-Type: application/json\r\n'
+                         b'Content-Length: 100\r\n\r\n{"status": ')
+            began = time.monotonic()
+            answer = b''
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            waited = time.monotonic() - began
+        assert server.stop(timeout=10, signum=signal.SIGTERM) == 0
+    finally:
+        server.cleanup()
+    head, _, body = answer.partition(b'\r\n\r\n')
+    assert head.startswith(b'HTTP/1.0 400'), answer
+    assert json.loads(body)['badRequest']['message'] == (
+        'The request body is shorter than its Content-Length.')
+    assert waited < 15
+    with open(server.output_file) as output:
+        log = output.read()
+    assert 'Traceback' not in log and ' ERROR ' not in log, log
