@@ -60,7 +60,10 @@ class Checks(upgradecheck.UpgradeCommands):
     def _services(self):
         """Live rows, and the moment before which a report is dead, read
         once for every check that needs them. Raises
-        SGConductorException (not kept: the next check reads again)."""
+        SGConductorException (not kept: the next check reads again):
+        DatabaseNotReady, saying what to run, for a schema not at this
+        code's head, whose tables the reads below would not find."""
+        migration.check_at_head()
         dbapi = db_api.get_instance()
         judged_as_of = dbapi.reports_judged_as_of(timeutils.utcnow(),
                                                   progress.dropout())

@@ -3,6 +3,7 @@
 import unittest
 
 import sqlalchemy as sa
+from alembic import script as alembic_script
 from oslo_db.sqlalchemy import test_migrations
 
 from sgconductor.db import migration
@@ -57,5 +58,29 @@ def test_db_sync_reaches_head_and_matches_models(unsynced_deployment):
         # nothing left to do).
         failures = _models_sync_failures(engine, lambda: None)
         assert not failures, '\n'.join(failures)
+    finally:
+        engine.dispose()
+
+
+def _previous(revision):
+    return alembic_script.ScriptDirectory.from_config(
+        migration._config(None)).get_revision(revision).down_revision
+
+
+def test_the_upgrade_check_says_to_sync_before_db_sync(unsynced_deployment):
+    """On a database never synced, and on one a revision behind, every
+    check fails with what to run (exit 2), no traceback."""
+    deployment = unsynced_deployment
+    engine = sa.create_engine(deployment.db_url, poolclass=sa.pool.NullPool)
+    try:
+        for arrange in (lambda: None, lambda: migration.upgrade(
+                _previous(migration.head()), engine=engine)):
+            arrange()
+            result = deployment.manage('upgrade', 'check',
+                                       script='sgconductor-status')
+            assert result.returncode == 2, (result.stdout, result.stderr)
+            assert result.stdout.count(
+                'run "sgconductor-manage db sync"') == 3, result.stdout
+            assert 'Traceback' not in result.stdout + result.stderr
     finally:
         engine.dispose()

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 import sqlalchemy as sa
+from alembic import script as alembic_script
 from oslo_utils import timeutils
 
 from sgconductor.db import migration
@@ -68,7 +69,21 @@ def test_an_empty_database_fails_with_what_to_run(database):
     for check in ('Service versions', 'Stale services'):
         result, details = results[check]
         assert result == FAILURE
-        assert details.startswith('The database refused a statement')
+        assert 'run "sgconductor-manage db sync"' in details
+
+
+def test_a_schema_one_revision_behind_fails_with_what_to_run(database):
+    """The services table is there, a newer table is not."""
+    scripts = alembic_script.ScriptDirectory.from_config(
+        migration._config(None))
+    migration.upgrade(scripts.get_revision(migration.head()).down_revision)
+    code, results = checks(database)
+    assert code == FAILURE
+    assert {check: result for check, (result, _) in results.items()} == {
+        'Database schema': FAILURE, 'Service versions': FAILURE,
+        'Stale services': FAILURE}
+    assert all('run "sgconductor-manage db sync"' in details
+               for _, details in results.values())
 
 
 def test_running_services_too_old_fail(database):
