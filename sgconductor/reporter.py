@@ -38,6 +38,11 @@ from sgconductor.servicegroup.drivers import base as servicegroup_base
 
 LOG = logging.getLogger(__name__)
 
+# Seconds between two heartbeats cast while no broker takes them: the
+# other reporters of the loop skip theirs (they would fail too, and each
+# failure costs a log line of oslo.messaging's per broker tried).
+CAST_PROBE_INTERVAL = 1.0
+
 
 def first_report_delay(interval):
     """Seconds from registering to the first report: random within one
@@ -146,6 +151,11 @@ class ReportLoop:
         self._conductor = outage.Outage('the conductor')
         self._backend = outage.Outage('the liveness backend')
         self._ctxt = conductor_rpcapi.admin_context()
+        # While casts fail, time.monotonic() when the next may be tried
+        # (None: they do not fail).
+        self._next_cast = None
+        # Heartbeats not cast, because none could be.
+        self.skipped = 0
 
     def start(self):
         self._thread = threading.Thread(target=self._run, daemon=True,
@@ -203,7 +213,7 @@ class ReportLoop:
             delay = first_report_delay(self.interval)
         else:
             # The report first: a slow liveness backend must not delay it.
-            self._attempt(reporter.transmit, self._conductor)
+            self._cast(reporter)
             # May register again, and be refused then.
             self._attempt(reporter.check_membership, self._backend)
             delay = self.interval
@@ -212,6 +222,20 @@ class ReportLoop:
         if self._on_refused and all(r.refused for r in self.reporters):
             self._on_refused(reporter.refusal)
         return None
+
+    def _cast(self, reporter):
+        """Transmit the reporter's heartbeat, unless casts fail and the
+        next try is not due: then one reporter a CAST_PROBE_INTERVAL
+        tries, and the others' heartbeats, which no broker would take,
+        are skipped."""
+        now = time.monotonic()
+        if self._next_cast is not None and now < self._next_cast:
+            self.skipped += 1
+            return
+        if self._attempt(reporter.transmit, self._conductor):
+            self._next_cast = None
+        else:
+            self._next_cast = now + CAST_PROBE_INTERVAL
 
     def _attempt(self, step, outage=None):
         """Run one step; True if it worked. Never raises."""

@@ -131,6 +131,45 @@ def test_reporter_survives_unexpected_errors(conductor, ctxt, caplog):
     assert 'Unexpected error while reporting' in caplog.text
 
 
+def test_while_no_broker_takes_casts_one_reporter_tries_a_second(
+        conductor, ctxt, caplog, monkeypatch):
+    """A fleet of one process does not cast (and fail, and have
+    oslo.messaging log it) once per service during a broker outage."""
+    monkeypatch.setattr(sg_reporter, 'CAST_PROBE_INTERVAL', 0.5)
+    caplog.set_level(logging.INFO, logger='sgconductor.outage')
+    loop, rpcapi = make_loop(['cn%d' % n for n in range(20)], interval=0.2)
+    cast = rpcapi.report_state
+    tried, sent = [], []
+    broker_down = threading.Event()
+
+    def report_state(ctxt, payload):
+        if broker_down.is_set():
+            tried.append(payload['host'])
+            raise exception.ConductorUnavailable(topic='t', reason='down')
+        sent.append(payload['host'])
+        cast(ctxt, payload)
+
+    rpcapi.report_state = report_state
+    loop.start()
+    try:
+        wait_for(lambda: len(set(sent)) == 20)
+        broker_down.set()
+        time.sleep(2.0)
+        broker_down.clear()
+        del sent[:]
+        wait_for(lambda: len(set(sent)) == 20)
+    finally:
+        loop.stop(final_report=False)
+    # 2 s of 20 services every 0.2 s: 200 casts; one a half second tried.
+    assert 1 <= len(tried) <= 6, tried
+    assert loop.skipped > 100
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum('Lost contact with the conductor' in m
+               for m in messages) == 1
+    assert sum('Contact with the conductor recovered' in m
+               for m in messages) == 1
+
+
 @pytest.mark.parametrize('size,expected', [
     (1, ['cn']), (3, ['cn-00001', 'cn-00002', 'cn-00003'])])
 def test_fleet_host_names(size, expected):
