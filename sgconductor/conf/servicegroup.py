@@ -29,6 +29,16 @@ opts = [
              'seconds, after which a silent member is dropped, e.g. '
              'zookeeper://127.0.0.1:2181?timeout=2 (ZooKeeper only grants '
              'session timeouts from 2 to 20 of its tickTime).'),
+    cfg.StrOpt(
+        'group_prefix',
+        help='What the "tooz" driver\'s group and member ids start with. '
+             'By default the deployment\'s own coordinates on the broker, '
+             '"<control_exchange>.<[conductor] topic>.<virtual host>." '
+             '(each URL-quoted), so that deployments sharing one backend '
+             'never see or remove each other\'s services. Every process '
+             'of a deployment must use the same value. Set it to "" for '
+             'the bare binary names of releases before this option (and '
+             'Nova\'s), until every reporter runs this release.'),
 ]
 
 

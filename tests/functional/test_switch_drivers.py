@@ -171,14 +171,17 @@ def hosts():
     return ['sw-%s-%d' % (token, i) for i in range(1, COMPUTES + 1)]
 
 
-def members(observer, hosts):
-    """Which of ``hosts`` are members of the compute group right now."""
+def members(observer, deployment, hosts):
+    """Which of ``hosts`` are members of ``deployment``'s compute group
+    right now."""
+    with sg_deployment.configured_client(deployment):
+        group_id = tooz_driver.group_id(BINARY)
+        ids = {tooz_driver.member_id(BINARY, host): host for host in hosts}
     try:
-        group = observer.get_members(tooz_driver.group_id(BINARY)).get()
+        group = observer.get_members(group_id).get()
     except coordination.GroupNotCreated:
         group = set()
-    return {host for host in hosts
-            if tooz_driver.member_id(BINARY, host) in group}
+    return {host for member, host in ids.items() if member in group}
 
 
 def registrations(deployment, host):
@@ -234,7 +237,7 @@ def start_deployment(deployment, hosts, sections):
 def test_db_to_tooz(switching, observer, hosts):
     d = switching
     computes, before = start_deployment(d, hosts, DB)
-    assert members(observer, hosts) == set()
+    assert members(observer, d, hosts) == set()
 
     # Step 2: the computes, one by one. Each joins its group; the
     # conductor, still on db, ignores membership.
@@ -242,10 +245,10 @@ def test_db_to_tooz(switching, observer, hosts):
         for host in hosts:
             restart_compute(d, computes, host, TOOZ)
             d.wait_for('%s to join its group' % host,
-                       lambda host=host: members(observer, [host]),
+                       lambda host=host: members(observer, d, [host]),
                        REGISTER_TIMEOUT)
         # Meanwhile: every compute runs tooz, the list looks unchanged.
-        assert members(observer, hosts) == set(hosts)
+        assert members(observer, d, hosts) == set(hosts)
         assert view(d.service_map()) == view(before)
 
     # Step 3: the conductor.
@@ -266,7 +269,7 @@ def test_db_to_tooz(switching, observer, hosts):
     assert services[victim]['state_reason'] == (
         'missing from the liveness backend')
     assert services[steady]['state'] == 'up'
-    assert members(observer, hosts) == {steady}
+    assert members(observer, d, hosts) == {steady}
 
     # Brought back with the old configuration, it reports again but stays
     # down: the signal to fix its configuration.
@@ -284,7 +287,7 @@ def test_db_to_tooz(switching, observer, hosts):
 def test_tooz_to_db(switching, observer, hosts):
     d = switching
     computes, before = start_deployment(d, hosts, TOOZ)
-    assert members(observer, hosts) == set(hosts)
+    assert members(observer, d, hosts) == set(hosts)
     with ListingWatch(d, view(before)) as watch:
         watch.first()
 
@@ -296,9 +299,9 @@ def test_tooz_to_db(switching, observer, hosts):
         # the conductor no longer looks at.
         for host in hosts:
             stop_compute(d, computes[host])
-            assert members(observer, [host]) == set()
+            assert members(observer, d, [host]) == set()
             computes.update(start_computes(d, [host], DB))
-        assert members(observer, hosts) == set()
+        assert members(observer, d, hosts) == set()
 
         # A cleanly stopped compute stays up until service_down_time.
         stopped = hosts[0]

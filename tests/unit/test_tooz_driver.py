@@ -100,7 +100,8 @@ def test_membership_is_read_once_per_binary_per_listing(api):
             mock.patch.object(timeutils, 'utcnow', return_value=NOW):
         api.get_states(services)
     assert sorted(c.args[0] for c in spy.call_args_list) == [
-        b'nova-compute', b'nova-scheduler']
+        tooz_driver.group_id('nova-compute'),
+        tooz_driver.group_id('nova-scheduler')]
 
 
 def test_unreadable_backend_makes_state_unknown_not_down(api):
@@ -113,9 +114,33 @@ def test_unreadable_backend_makes_state_unknown_not_down(api):
     assert state.reason == 'liveness backend unavailable: backend went away'
 
 
-def test_member_ids_are_unique_per_binary_and_host():
+def test_member_ids_are_unique_per_binary_and_host(conf):
     assert (tooz_driver.member_id('nova-compute', 'h')
             != tooz_driver.member_id('nova-scheduler', 'h'))
+
+
+def test_ids_are_named_after_the_deployment_by_default(conf):
+    conf.config(control_exchange='nova', transport_url='rabbit://h/cell1')
+    conf.config(topic='conductor', group='conductor')
+    assert tooz_driver.group_id('nova-compute') == (
+        b'nova.conductor.cell1.nova-compute')
+    assert tooz_driver.member_id('nova-compute', 'cn1') == (
+        b'nova.conductor.cell1.nova-compute:cn1')
+    conf.config(transport_url='rabbit://h/')
+    assert tooz_driver.group_id('b') == b'nova.conductor.%2F.b'
+    # Anything that would break a ZooKeeper path or a memcached key.
+    conf.config(topic='a/b c', group='conductor')
+    assert tooz_driver.group_id('b') == b'nova.a%2Fb%20c.%2F.b'
+
+
+@pytest.mark.parametrize('prefix,group', [
+    ('', b'nova-compute'), ('region1.', b'region1.nova-compute')])
+def test_the_prefix_can_be_named(conf, prefix, group):
+    """'' gives the bare names of earlier releases, and Nova's."""
+    conf.config(group_prefix=prefix, group='servicegroup')
+    assert tooz_driver.group_id('nova-compute') == group
+    assert tooz_driver.member_id('nova-compute', 'cn1') == (
+        group + b':cn1')
 
 
 @pytest.mark.parametrize('driver,settings,url', [

@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.parse
 
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 from tooz import coordination
@@ -58,14 +59,29 @@ RECOVERING = base.State(None, 'liveness backend recovering from an outage; '
                               'waiting for the service to rejoin')
 
 
+def prefix():
+    """What every group and member id of this deployment starts with:
+    ``[servicegroup] group_prefix``, or by default the deployment's own
+    coordinates on the broker (control exchange, conductor topic, virtual
+    host), so that deployments sharing one backend never read, join or
+    leave each other's groups."""
+    configured = CONF.servicegroup.group_prefix
+    if configured is not None:
+        return configured
+    virtual_host = messaging.TransportURL.parse(
+        CONF, CONF.transport_url).virtual_host or '/'
+    return ''.join(urllib.parse.quote(part, safe='') + '.' for part in (
+        CONF.control_exchange, CONF.conductor.topic, virtual_host))
+
+
 def member_id(binary, host):
-    """Unique to (binary, host): redis and memcached key heartbeats by
-    member id alone, so two binaries on one host must not share one."""
-    return ('%s:%s' % (binary, host)).encode()
+    """Unique to (deployment, binary, host): redis and memcached key
+    heartbeats by member id alone, across groups."""
+    return ('%s%s:%s' % (prefix(), binary, host)).encode()
 
 
 def group_id(binary):
-    return binary.encode()
+    return (prefix() + binary).encode()
 
 
 def check_url(url):
