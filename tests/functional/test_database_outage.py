@@ -112,6 +112,9 @@ def test_database_outage_under_load(deployment, db_proxy, client):
         late_log = d.read_log('compute-late')
         assert 'Traceback' not in late_log, late_log
         assert late_log.count('Lost contact with the conductor') == 1
+        assert late_log.count('Contact with the conductor recovered.') == 1
+        # Refused again at every retry, logged once (conductor/rejected.py).
+        assert d.read_log('conductor').count('Registration refused') <= 2
         (legacy,) = d.wait_for(
             'the reports kept for the service without a uuid written',
             lambda: [s for s in d.services(binary=UNKNOWN['binary'])
