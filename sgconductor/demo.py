@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The sgconductor-demo scenario: a small deployment's life in one process.
 
 Nothing is mocked: a conductor RPC server, a few reporters (what compute

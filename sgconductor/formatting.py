@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Tables of services as operators read them (CLI, demo)."""
 
 import json

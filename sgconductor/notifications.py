@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Versioned notifications of changes to services, in Nova's format.
 
 The conductor emits ``service.create`` (a service registered for the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Log the loss of a peer once and its recovery once, not every attempt."""
 
 import threading

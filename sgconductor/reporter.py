@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a compute node embeds to prove it is alive.
 
 A ``Reporter`` is one service's identity: it registers with a call (and so

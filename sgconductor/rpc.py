@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Messaging plumbing shared by the conductor and its clients.
 
 One transport per process, built from ``transport_url`` on cfg.CONF (see

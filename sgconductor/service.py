@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The conductor as processes: cotyledon workers of two kinds.
 
 ``[conductor] intake_workers`` processes take heartbeats off the reports

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Events a flood can repeat, counted by reason and logged at a bounded
 rate.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Version of the code and of the service it reports.
 
 SERVICE_VERSION is an integer that a reporter sends with every report; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor in this process: SQLite and oslo.messaging's in-memory
 transport.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One liveness contract for every servicegroup driver and backend.
 
 A test module runs the contract by importing its tests, the ``fleet``

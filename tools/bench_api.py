@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What sgconductor-api's requests cost, over HTTP, per fleet size.
 
 Runs a conductor in this process on SQLite and RabbitMQ (the functional

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Two conductors on Galera: one writer node, or a writer node each.
 
 Operators run Galera behind a virtual address (HAProxy: every client on

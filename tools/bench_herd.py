@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A thundering herd: N services starting at the same moment.
 
 A real ``sgconductor-conductor`` runs against the RabbitMQ and MariaDB of

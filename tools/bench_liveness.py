@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """How fast does a killed service show as down, per liveness backend?
 
 For each backend: a real sgconductor-conductor (tooz driver, SQLite,

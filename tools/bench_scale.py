@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Heartbeat intake at scale: sgconductor beside a stock baseline.
 
 Every part runs a real conductor process against the real RabbitMQ and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The version bounds query with and without the dead-service filter.
 
 Seeds 10,000 services of one binary in a scratch database on MariaDB and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a get_min_version costs the API side with and without its cache.
 
 Runs a conductor in this process on SQLite and RabbitMQ (the functional

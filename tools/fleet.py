@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-compute --fleet, with the fleet's members on one session.
 
 ``sgconductor-compute --fleet N`` gives every simulated service its own

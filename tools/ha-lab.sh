@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A three-controller lab on 127.0.0.1 for sgconductor's high-availability
 # functional tests (run as root): a RabbitMQ cluster, a Galera cluster of
 # MariaDB servers and a ZooKeeper ensemble, three nodes each, with ports and

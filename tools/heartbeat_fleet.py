@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """One process of a simulated fleet casting report_state to a conductor.
 
 Services ``--first`` to ``--first + --count - 1`` of the fleet each cast an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor in this process, for the benchmarks that time its clients
 (which put the repository on sys.path and import it as tools.local_conductor).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The baseline of tools/bench_scale.py: heartbeats handled as Nova does.
 
 Stock oslo.messaging RPC servers (threading executor, default thread

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Prepare this machine for sgconductor's functional tests (run as root).
 #
 # Installs ZooKeeper, memcached and etcd from Debian's packages if they are

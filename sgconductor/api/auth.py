@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Authentication: who sent a request, as an oslo.context RequestContext
 in ``environ[CONTEXT_KEY]``, by ``[api] auth_strategy``.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Errors as Nova's API answers them.
 
 A handler raises ``Fault(code, message)``; the application renders it as

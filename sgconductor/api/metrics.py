@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """/metrics: the services' state for Prometheus, in its text format.
 
 Every scrape asks the conductor once (get_service_stats) and shows:

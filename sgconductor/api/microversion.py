@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Compute API microversions, negotiated as Nova does.
 
 A request names its version in ``OpenStack-API-Version: compute 2.53``

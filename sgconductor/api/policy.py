@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Who may do what: oslo.policy rules with their defaults.
 
 Reads need the reader or admin role, writes the admin role. The rule

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Request bodies and query strings of os-services, checked as Nova
 checks them (JSON Schema, the same messages), before anything is sent to
 the conductor."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Nova's os-services resource, served from the conductor.
 
 Reads and writes go to the conductor over RPC (ConductorAPI); this API

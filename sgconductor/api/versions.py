@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The version documents: ``/`` lists the API versions, ``/v2.1/``
 describes the one served. Both are public, as in Nova: clients read them
 to negotiate a microversion before they authenticate."""

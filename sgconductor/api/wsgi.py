@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """WSGI entry point for uWSGI and mod_wsgi.
 
 ``uwsgi --http :8779 --module sgconductor.api.wsgi:application`` serves

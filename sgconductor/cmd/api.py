@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-api: the os-services REST API, served standalone.
 
 A threaded wsgiref server, enough for a test bed and a small cloud; run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What every sgconductor command shares: arguments, config, logging, errors.
 
 Commands parse their own arguments with argparse and hand only the config

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-compute: a reference agent that reports one or many services.
 
 It is what a compute node runs (or embeds, through sgconductor.reporter),

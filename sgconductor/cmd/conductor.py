@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-conductor: the only writer of the services table."""
 
 from oslo_config import cfg

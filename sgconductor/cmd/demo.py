@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-demo: the README's first command; see sgconductor.demo."""
 
 import argparse

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-manage: operator commands.
 
 ``db`` commands manage the schema; ``service`` commands talk to the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-status upgrade check: is this deployment ready for the code
 installed here?
 

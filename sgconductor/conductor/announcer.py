@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Conductor side of the version announcements.
 
 Clients keep get_min_version and get_max_version answers in a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor that cannot write to its database disables itself.
 
 nova-compute disables its own service, with a reason that starts with

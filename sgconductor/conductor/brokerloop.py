@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A consumer thread that stays connected to the broker by itself.
 
 The heartbeat intake and the call servers (``callserver.py``) each

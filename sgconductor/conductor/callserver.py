@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Calls answered straight off a queue of their own, a batch at a time.
 
 Through oslo.messaging's RPC server a call crosses a listener thread, a

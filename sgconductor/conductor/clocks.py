@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """How far a service's clock is from the conductor's.
 
 Liveness never depends on a sender's clock: the conductor stamps every

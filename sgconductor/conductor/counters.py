@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor process's counts, written down for /metrics.
 
 /metrics is served by sgconductor-api, which asks one conductor

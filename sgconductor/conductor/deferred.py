@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reports kept while the database is away, written once it is back.
 
 A report that must be written through (a service this process does not

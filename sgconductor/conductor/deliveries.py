@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Deliveries from a queue, taken in batches.
 
 The heartbeat intake (``intake.py``) needs three things from the broker:

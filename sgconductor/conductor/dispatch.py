@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Any message a fast path does not take, handled by oslo.messaging's own
 dispatcher, so every client sees what a stock RPC server would answer.
 

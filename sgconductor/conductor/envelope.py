@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """oslo.messaging's wire format, read and written without oslo.messaging.
 
 The heartbeat intake and the call servers (``callserver.py``) take

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Stop taking work this process could only refuse, while another takes it.
 
 A conductor process that cannot write to its database can only refuse

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Group commit: concurrent callers share one database transaction.
 
 Every register_service call runs on a thread of oslo.messaging's executor

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Coalesced heartbeats: the latest report per service, written in batches.
 
 A heartbeat that changes nothing but the time costs one database

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The heartbeat intake: report_state casts taken off the broker in batches.
 
 Reporters send ordinary oslo.messaging casts to the reports topic

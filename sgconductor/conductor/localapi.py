@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor's own reports, without a round trip through the broker
 while it can write to its database, through another conductor while it
 cannot.

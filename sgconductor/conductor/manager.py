@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The conductor's RPC endpoint: the only writer of the services table.
 
 Endpoint methods stay thin: validation lives in ``validation``, storage in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Marks: how an intake learns that it has read every report sent so far.
 
 Every MARK_INTERVAL seconds each intake puts a mark at the end of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The newest conductor RPC version a client may send.
 
 ``[upgrade_levels] conductor`` either pins a version (``X.Y`` or a release

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What one heartbeat intake claims to have written, for the judgement.
 
 Liveness is judged as of a moment before which every report is written

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """register_service, answered in batches on a queue of its own.
 
 A fleet that starts at once (a region powered up again, a mass upgrade)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Messages and reports the conductor drops or refuses, counted by
 reason and logged at a bounded rate (``sgconductor/tally.py``).
 

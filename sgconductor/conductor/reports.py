@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where service reports go: counted in memory, or written through.
 
 Both the conductor's RPC endpoint (registrations, report_state sent to the

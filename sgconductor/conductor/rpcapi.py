@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Client side of the conductor RPC API.
 
 Everything that talks to the conductor (reporters, sgconductor-manage, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """service.state: a notification when a service goes up or down.
 
 Nothing writes when a service goes down: it stops reporting, and it is

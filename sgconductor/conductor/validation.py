@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Checks of what callers send the conductor, before anything is stored.
 
 A report is a flat dict of primitive values. Anything else (a missing or

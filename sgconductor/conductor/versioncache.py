@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """get_min_version and get_max_version answers, kept until they change.
 
 The API side of a cloud asks for the deployment's minimum service version

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """get_min_version and get_max_version, answered on a queue of their own.
 
 The API side of a cloud asks the deployment's minimum service version

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor configuration: every option lives on the global cfg.CONF.
 
 oslo.messaging registers some of its options (tracing among them) only on the

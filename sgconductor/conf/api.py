@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Options of the ``[api]`` group: sgconductor-api, the os-services REST
 API (see doc/api.rst)."""
 

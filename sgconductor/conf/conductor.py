@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Options of the ``[conductor]`` group."""
 
 from oslo_config import cfg

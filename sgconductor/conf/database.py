@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ``[database]`` group: oslo.db's options with sgconductor defaults."""
 
 from oslo_db import options as db_options

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Options of the ``[DEFAULT]`` group that sgconductor itself defines.
 
 ``transport_url`` is oslo.messaging's own option and is documented with it.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Entry point for oslo-config-generator.
 
 ``list_opts`` lists sgconductor's own options; the generator's other

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Options of the ``[upgrade_levels]`` group: which conductor RPC version
 clients send during a rolling upgrade (see doc/upgrades.rst)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Read every option once so a bad value fails at start, not mid-run.
 
 oslo.config converts values lazily, on first access; a typo in a config file

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The storage contract of sgconductor, as the conductor sees it.
 
 ``get_instance()`` returns the backend chosen by ``[database] backend``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Transactions the database refused for a conflict: retried, counted,
 and logged at a bounded rate.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Schema migrations: ``sgconductor-manage db sync`` and ``db version``.
 
 The alembic scripts ship inside the package

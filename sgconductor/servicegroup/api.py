@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The one place that decides whether a service is up.
 
 A service is up when it is not forced down and the configured driver

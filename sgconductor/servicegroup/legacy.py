@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Nova's old servicegroup drivers, kept working on top of the tooz driver.
 
 ``driver = zk`` (with ``[zookeeper] address``) and ``driver = mc`` (with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The liveness backends of the tooz driver, as tools/test-setup.sh starts
 them. Each URL can be overridden with SGCONDUCTOR_TEST_<NAME>_URL."""
 

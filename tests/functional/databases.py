@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Throw-away MariaDB/MySQL and PostgreSQL databases for functional tests.
 
 Each backend has an admin URL: a database the test user can log in to and

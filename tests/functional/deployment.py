@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One test's sgconductor deployment: config files, processes and the CLI.
 
 Each deployment has its own conductor topic and control exchange, so tests

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The three-controller lab of ``tools/ha-lab.sh``: a RabbitMQ cluster, a
 Galera cluster and a ZooKeeper ensemble, three nodes each, on 127.0.0.1
 next to the single servers the other tests use. The tests start it (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Listening to a deployment's versioned notifications, as a consumer of
 Nova's notifications would."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What outage tests share: a fleet under watch, and the checks that
 nobody was called down because of the outage.
 

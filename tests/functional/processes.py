@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Child processes for functional tests that never outlive their test.
 
 Every child runs in its own session (so in its own process group): cleanup

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A private Redis server for one test, to kill and start again at will.
 
 Tests that take the liveness backend away use one of these instead of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The project's endpoints behind stock oslo.messaging RPC servers.
 
 The reference tests/functional/test_conformance.py compares the

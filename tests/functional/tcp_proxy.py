@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A TCP proxy that can cut a server off, for outage tests.
 
 Processes pointed at the proxy instead of the server lose every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """python-openstackclient, unmodified, against sgconductor-api: real
 processes (conductor, computes, API) on RabbitMQ and each database, HTTP
 basic authentication from a bcrypt htpasswd file. What the client changes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The liveness backend goes away while a real deployment runs.
 
 A private Redis server is the tooz backend of a conductor and three

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every connection of the conductor follows the whole broker list.
 
 ``transport_url`` names two brokers here: two TCP proxies of the test's

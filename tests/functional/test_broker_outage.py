@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """RabbitMQ unreachable for 30 s under a running fleet.
 
 The conductor and the computes reach the broker through TCP proxies of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-manage when the conductor or the broker is not there.
 
 Either way: exit status 1, exactly one line on stderr, no traceback, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Computes whose clocks are an hour ahead and an hour behind (libfaketime,
 installed by tools/test-setup.sh), beside one on time.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-conductor as a process: start-up checks and SIGTERM."""
 
 import signal

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The conductor SIGKILLed under load, and started again 10 s later.
 
 Its queues outlive it (amqp_auto_delete off, as in production), so what

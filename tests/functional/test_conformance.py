@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every stock client gets from the conductor's own servers what a stock
 oslo.messaging RPC server would give it (doc/rpc-api.rst,
 "Compatibility").

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The database unreachable for 60 s under a running fleet.
 
 The conductor reaches its database through a TCP proxy of this test's

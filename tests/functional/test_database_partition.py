@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One of two conductors cut off from its database for a while, its link
 to the broker intact: the other serves everything, and nobody is called
 down.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The storage API on real MariaDB and PostgreSQL, where they differ from
 SQLite."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """FrameReceiver and marks against the real RabbitMQ: what it reads, what
 a marker puts at the end of the queue, and closing its connection with
 deliveries in flight (py-amqp reads those itself while it closes)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Three controllers: one part of one controller lost at a time, under
 load, and nobody called down.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor that stops reading its reports queue (its intake process
 frozen, as an overload or a stall would leave it) suspends its judgement:
 a service whose reports wait in the queue is unknown, not down; a service

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Malformed report_state casts, and raw poison, over the real broker.
 
 The test process casts through sgconductor's own RPC client, configured on

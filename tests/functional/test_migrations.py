@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`sgconductor-manage db sync` on real MariaDB and PostgreSQL databases."""
 
 import unittest

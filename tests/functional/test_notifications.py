@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Versioned notifications on RabbitMQ: a real conductor process emits,
 a listener in this process receives, as a consumer of Nova's
 notifications would."""

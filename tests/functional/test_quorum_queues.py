@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Quorum queues: every queue sgconductor declares itself is one with
 ``[oslo_messaging_rabbit] rabbit_quorum_queue = true``, and a deployment
 switched from classic queues gets one clear line, not a crash loop.

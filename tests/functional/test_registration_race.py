@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """100 first registrations of one host and binary at the same moment,
 through two conductor hosts of two worker processes each: one row, and
 every caller is told the same service."""

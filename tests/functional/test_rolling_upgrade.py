@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A rolling upgrade on RabbitMQ, with real processes.
 
 Computes of the previous service version (1) and of this one report side

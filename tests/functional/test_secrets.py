@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Passwords in transport, database and liveness backend URLs never reach
 a log file or a command's output, whether things work or fail.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The liveness contract on every real tooz backend.
 
 The conductor runs in this process (in-memory transport, SQLite), the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Several conductors (worker processes, and a second "host") consume the
 same topics: the result is the one a single conductor gives."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End to end: conductor, compute agents and the operator CLI, for real."""
 
 from sgconductor import version

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Switching a running deployment between the db and tooz drivers, step by
 step as doc/liveness.rst describes, with real processes.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A thundering herd: 10,000 services starting at the same moment.
 
 Runs ``tools/bench_herd.py`` (a real conductor, MariaDB and RabbitMQ; the

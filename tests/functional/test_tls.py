@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """RabbitMQ over TLS, with a self-signed certificate.
 
 stunnel (Debian's stunnel4, installed by tools/test-setup.sh) terminates

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real processes on real tooz backends: a SIGKILLed reporter is noticed by
 its backend long before service_down_time, and a deleted one leaves."""
 

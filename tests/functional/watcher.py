@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A process that lists services back to back through the conductor's
 RPC API, for tests that must catch a state lasting a fraction of a
 second: far denser than sgconductor-manage runs, each of which pays a

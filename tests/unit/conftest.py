@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Unit test fixtures: see tests/inprocess.py."""
 
 import collections

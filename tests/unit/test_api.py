@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-api in this process: the WSGI application in front of a real
 conductor (SQLite, in-memory transport), driven with webob requests."""
 

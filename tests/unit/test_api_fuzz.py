@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Requests generated from the API's OpenAPI description (doc/openapi.yaml)
 by schemathesis, valid and invalid alike, against the application in
 front of a real conductor: every answer must be one the description

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-api as operators start it: the console script serving
 standalone, and the WSGI entry point uWSGI imports. No conductor is
 needed for what is checked here (the version documents, start-up

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor that cannot write to its database disables itself, as
 nova-compute does when it loses its hypervisor, and reports through
 another conductor meanwhile (autodisable.py, localapi.py)."""

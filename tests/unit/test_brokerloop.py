@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The conductor's own connections follow the broker list of
 transport_url as oslo.messaging's do (rpc.broker_cycle, BrokerLoop)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Clock skew: measured at registration, stored, logged, and never part
 of the judgement."""
 

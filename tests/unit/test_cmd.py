@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The command-line tools, run in-process against the in-memory conductor."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Transactions refused for a deadlock or a Galera certification
 conflict: run again, counted, logged at a bounded rate (db/conflicts.py,
 sgconductor/tally.py),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reports kept while the database is away (deferred.py), written by the
 first flush that reaches it again, before the intake's progress."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """FrameParser against frames written by py-amqp's own frame writer."""
 
 import types

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-demo as a user runs it: in a subprocess, output checked.
 
 A subprocess keeps the demo's cfg.CONF overrides and logging setup out of

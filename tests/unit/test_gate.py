@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A conductor process that cannot write to its database stops taking
 work while another process takes it (gate.py)."""
 

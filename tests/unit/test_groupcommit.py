@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Group commit: concurrent callers share writes, each gets its outcome."""
 
 import threading

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Coalesced heartbeats against a real (SQLite) database."""
 
 import datetime

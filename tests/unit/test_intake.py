@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The heartbeat intake: batches, poison messages, redeliveries, and calls
 that never queue behind heartbeats."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The conductor over RPC (in-memory transport), as its clients see it."""
 
 import datetime

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Marks put at the end of the queue, and what a failed one tells the
 intake (see marks.py)."""
 

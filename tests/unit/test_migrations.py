@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Migrations on SQLite; the functional suite runs them on MariaDB and
 PostgreSQL."""
 

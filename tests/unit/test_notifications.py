@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Versioned notifications of service changes, received by a real
 oslo.messaging notification listener (in-memory transport)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Property-based: whatever reaches the reports queue, the intake keeps
 going and stores nothing it should not.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Each intake's progress, and the moment services are judged as of
 (progress.py, reports_judged_as_of), on a real (SQLite) database."""
 

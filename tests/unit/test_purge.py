@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """service_purge: stale services deleted in one go (in-memory transport)."""
 
 import datetime

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The registration server: register_service answered on its own queue,
 the calls waiting there written together."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What ConductorAPI asks again (rpcapi._call), against the real
 conductor on the in-memory transport."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The liveness contract for the db driver and the tooz driver on file://.
 
 The functional suite runs the same contract on ZooKeeper, Redis, memcached

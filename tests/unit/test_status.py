@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sgconductor-status upgrade check, run as the operator runs it, against
 a SQLite database the test arranges (the command only reads it)."""
 

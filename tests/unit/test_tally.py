@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A tally: the first of each reason logged in full, the rest summed up
 at most once an interval, every one counted (sgconductor/tally.py)."""
 

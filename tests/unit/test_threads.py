@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """threads.Periodic: on time whatever happens, and quiet while a failure
 lasts."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The tooz driver's own behaviour (the shared contract is elsewhere)."""
 
 import datetime

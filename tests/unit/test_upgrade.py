@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Rolling upgrades: version history, the RPC version cap, cached
 versions, and what the conductor refuses (in-memory transport)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The version server: get_min_version and get_max_version answered on
 their own queue, anything else as oslo.messaging's server would, without
 stopping it."""

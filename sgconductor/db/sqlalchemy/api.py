@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SQLAlchemy implementation of the services storage contract.
 
 Only the conductor imports this module: it is the single writer of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SQLAlchemy model of the services table.
 
 Soft delete follows Nova: ``deleted`` is 0 for a live row and the row's id

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a servicegroup driver must provide."""
 
 import abc

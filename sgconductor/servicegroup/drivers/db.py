@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Liveness from the conductor-stamped ``last_seen_up`` column.
 
 The timestamp is written from the conductor's clock when a report arrives

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Liveness from tooz group membership, on top of the DB heartbeats.
 
 Each reporter joins the group named after its binary, with a member id

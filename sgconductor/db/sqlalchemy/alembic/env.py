@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Alembic environment: runs migrations on the connection the caller gives.
 
 ``sgconductor.db.migration`` puts an open connection in

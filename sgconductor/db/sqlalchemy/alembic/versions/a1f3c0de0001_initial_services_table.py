@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Initial services table.
 
 Revision ID: a1f3c0de0001

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Report progress: how far the heartbeat intake has read.
 
 Revision ID: b7e1d2c40002

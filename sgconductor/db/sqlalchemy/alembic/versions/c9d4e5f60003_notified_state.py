@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Notified state: what the last service.state notification said.
 
 Revision ID: c9d4e5f60003

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Clock skew: how far a service's clock was from the conductor's.
 
 Revision ID: d2a7b8c90004

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Report intakes: the progress of each heartbeat intake.
 
 Revision ID: e5c1f0a20005

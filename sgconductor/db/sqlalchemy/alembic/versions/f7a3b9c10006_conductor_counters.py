@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Conductor counters: what each conductor process counts, for /metrics.
 
 Revision ID: f7a3b9c10006
