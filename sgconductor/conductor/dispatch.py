@@ -11,11 +11,12 @@ unknown method, a namespace, an unsupported version, arguments the
 method does not take, a cast where the fast path answers calls or a call
 where it takes casts) is handed to oslo.messaging's ``RPCDispatcher``
 over the endpoint a stock ``RPCServer`` of that topic would serve, with
-the same serializer and access policy as the conductor topic's server
-(``rpc.get_server``). What it returns or raises is what the caller gets
-back, as oslo.messaging's server would send it (``Endpoint.handle``);
-for a cast, nothing is sent. ``tests/functional/test_conformance.py``
-sends the same messages to a stock server and to the project's.
+the serializer of the conductor topic's server (``rpc.get_server``) and
+its access policy narrowed to the topic's methods. What it returns or
+raises is what the caller gets back, as oslo.messaging's server would
+send it (``Endpoint.handle``); for a cast, nothing is sent.
+``tests/functional/test_conformance.py`` sends the same messages to a
+stock server and to the project's.
 """
 
 import re
