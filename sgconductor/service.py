@@ -61,9 +61,10 @@ def _reports_topic():
 
 class Intake:
     """Heartbeats of the reports topic, recorded by a writer of its own.
-    ``process`` names this process among the host's (its counts')."""
+    ``process`` names this process among the host's, for its counts
+    (None inside a Conductor, whose writer writes the process's)."""
 
-    def __init__(self, process='intake-0'):
+    def __init__(self, process=None):
         self.announcer = announcer.VersionAnnouncer(CONF.conductor.topic)
         self.notifier = notifications.ServiceNotifier()
         self.progress = progress.IntakeProgress(CONF.host)
@@ -75,15 +76,16 @@ class Intake:
             manager.RPC_API_VERSION, CONF.conductor.report_prefetch,
             gate=gate.Gate('heartbeat intake', _reports_topic(),
                            self.writer.heartbeats.writable))
-        self.counters = counters.CounterWriter(db_api.get_instance(),
-                                               CONF.host, process)
+        self.counters = process and counters.CounterWriter(
+            db_api.get_instance(), CONF.host, process)
 
     def start(self):
         self.announcer.start()
         self.notifier.start()
         self.writer.start()
         self.writer.learn_registered()
-        self.counters.start()
+        if self.counters:
+            self.counters.start()
         self.consumer.start()
 
     def stop(self):
@@ -92,7 +94,8 @@ class Intake:
         self.consumer.stop()
         self.progress.retire()
         self.writer.stop()
-        self.counters.stop()
+        if self.counters:
+            self.counters.stop()
         self.announcer.stop()
         self.notifier.stop()
 
